@@ -1,0 +1,377 @@
+"""The one runner every entry point calls: CLI, Glue, the watch mode and notebooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import platform
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from reviews_etl._version import __version__
+from reviews_etl.columns import (
+    CUSTOMER_ID,
+    INGESTED_AT,
+    PRODUCT_ID,
+    RATING,
+    REJECT_REASON,
+    REJECT_REASONS,
+    REVIEW_DATE,
+    REVIEW_ID,
+    SOURCE_ID,
+)
+from reviews_etl.config import PipelineConfig
+from reviews_etl.errors import QualityGateError
+from reviews_etl.logs import get_logger, log_event
+from reviews_etl.reader import HeaderMapping, inspect_source, read_reviews_csv
+from reviews_etl.schemas import CURATED_STORED_SCHEMA
+from reviews_etl.session import apply_pipeline_settings
+from reviews_etl.storage import HadoopFS, join, normalise_path
+from reviews_etl.transforms import (
+    add_lineage,
+    clean_reviews,
+    daily_review_counts,
+    latest_per_review_id,
+    quarantine_reviews,
+    rating_distribution,
+    to_curated,
+    to_quarantine,
+    top_customers,
+    validate_reviews,
+)
+
+logger = get_logger(__name__)
+
+# Stage names, in the order they run; the manifest reports seconds for each.
+STAGES = (
+    "read",
+    "clean",
+    "write_rejected",
+    "write_curated",
+    "analyses",
+    "write_analyses",
+)
+
+BatchStatus = Literal["succeeded", "failed_quality_gate"]
+RunStatus = Literal["succeeded", "failed"]
+
+
+class BatchResult(BaseModel):
+    """What happened to one source object."""
+
+    source: str
+    source_file: str
+    source_id: str
+    status: BatchStatus
+    ingested_at: dt.datetime
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    rejects_by_reason: dict[str, int]
+    reject_share: float
+    curated_path: str | None
+    rejected_path: str
+
+
+class RunResult(BaseModel):
+    """The run manifest (``_runs/<run_id>.json``) and what :func:`run_pipeline` returns."""
+
+    run_id: str
+    status: RunStatus
+    error: str | None = None
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    output_root: str
+    sources: list[str]
+    batches: list[BatchResult]
+    outputs: dict[str, int] = Field(description="rows written per output")
+    output_paths: dict[str, str]
+    stage_seconds: dict[str, float]
+    max_reject_ratio: float
+    top_n: int
+    versions: dict[str, str]
+    manifest_path: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rows_read(self) -> int:
+        return sum(b.rows_read for b in self.batches)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rows_accepted(self) -> int:
+        return sum(b.rows_accepted for b in self.batches)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rows_rejected(self) -> int:
+        return sum(b.rows_rejected for b in self.batches)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rejects_by_reason(self) -> dict[str, int]:
+        return {r: sum(b.rejects_by_reason[r] for b in self.batches) for r in REJECT_REASONS}
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def source_id_for(source: str) -> str:
+    """Stable folder key of a source object: re-processing it replaces exactly its rows."""
+    return hashlib.sha256(normalise_path(source).encode("utf-8")).hexdigest()[:16]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+
+@dataclass
+class _RunContext:
+    config: PipelineConfig
+    run_id: str
+    started_at: dt.datetime
+    paths: _Paths
+    watch: _Stopwatch = field(default_factory=_Stopwatch)
+    batches: list[BatchResult] = field(default_factory=list)
+    outputs: dict[str, int] = field(default_factory=lambda: {"curated": 0, "rejected": 0})
+
+
+class _Paths:
+    def __init__(self, config: PipelineConfig) -> None:
+        layout, root = config.layout, config.output_root
+        self.curated = join(root, layout.curated)
+        self.rejected = join(root, layout.rejected)
+        self.daily = join(root, layout.analyses, layout.daily_review_counts)
+        self.top = join(root, layout.analyses, layout.top_customers)
+        self.ratings = join(root, layout.analyses, layout.rating_distribution)
+        self.runs = join(root, layout.runs)
+
+
+def _count_by_reason(validated: DataFrame) -> tuple[int, dict[str, int]]:
+    """Rows read and rejects per reason, from one aggregation."""
+    rows = validated.groupBy(REJECT_REASON).count().collect()
+    by_reason = dict.fromkeys(REJECT_REASONS, 0)
+    accepted = 0
+    for row in rows:
+        if row[REJECT_REASON] is None:
+            accepted = int(row["count"])
+        else:
+            by_reason[row[REJECT_REASON]] = int(row["count"])
+    return accepted + sum(by_reason.values()), by_reason
+
+
+def _write_parquet(df: DataFrame, path: str) -> None:
+    df.write.mode("overwrite").parquet(path)
+
+
+def _process_batch(
+    spark: SparkSession, run: _RunContext, source: str, header: HeaderMapping
+) -> BatchResult:
+    config, run_id, paths, watch = run.config, run.run_id, run.paths, run.watch
+    source_file = normalise_path(source)
+    source_id = source_id_for(source)
+    ingested_at = _utcnow()
+    lineage = add_lineage(source_file, run_id, ingested_at)
+    rejected_path = join(paths.rejected, f"{SOURCE_ID}={source_id}")
+    curated_path = join(paths.curated, f"{SOURCE_ID}={source_id}")
+
+    with watch.stage("clean"):
+        # Parsed and validated once, then reused by the count and both writes.
+        validated = (
+            read_reviews_csv(spark, source, header)
+            .transform(validate_reviews)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        rows_read, by_reason = _count_by_reason(validated)
+    rows_rejected = sum(by_reason.values())
+    rows_accepted = rows_read - rows_rejected
+    share = rows_rejected / rows_read if rows_read else 0.0
+    try:
+        with watch.stage("write_rejected"):
+            _write_parquet(
+                validated.transform(quarantine_reviews).transform(lineage).transform(to_quarantine),
+                rejected_path,
+            )
+        gate_failed = share > config.max_reject_ratio
+        if not gate_failed:
+            with watch.stage("write_curated"):
+                _write_parquet(
+                    validated.transform(clean_reviews).transform(lineage).transform(to_curated),
+                    curated_path,
+                )
+    finally:
+        validated.unpersist()
+
+    result = BatchResult(
+        source=source,
+        source_file=source_file,
+        source_id=source_id,
+        status="failed_quality_gate" if gate_failed else "succeeded",
+        ingested_at=ingested_at,
+        rows_read=rows_read,
+        rows_accepted=rows_accepted,
+        rows_rejected=rows_rejected,
+        rejects_by_reason=by_reason,
+        reject_share=share,
+        curated_path=None if gate_failed else curated_path,
+        rejected_path=rejected_path,
+    )
+    log_event(
+        logger,
+        "batch_processed",
+        run_id=run_id,
+        source=source,
+        status=result.status,
+        rows_read=rows_read,
+        rows_accepted=rows_accepted,
+        rows_rejected=rows_rejected,
+        rejects_by_reason={k: v for k, v in by_reason.items() if v},
+    )
+    return result
+
+
+def _publish_analyses(
+    spark: SparkSession, config: PipelineConfig, paths: _Paths, watch: _Stopwatch
+) -> dict[str, int]:
+    """Recompute the analyses over all curated data, one row per review_id."""
+    with watch.stage("analyses"):
+        curated = spark.read.schema(CURATED_STORED_SCHEMA).parquet(paths.curated)
+        latest = (
+            curated.select(
+                REVIEW_ID, PRODUCT_ID, CUSTOMER_ID, RATING, REVIEW_DATE, INGESTED_AT, SOURCE_ID
+            )
+            .transform(latest_per_review_id)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        analyses = {
+            "daily_review_counts": (latest.transform(daily_review_counts), paths.daily),
+            "top_customers": (
+                latest.transform(lambda df: top_customers(df, config.top_n)),
+                paths.top,
+            ),
+            "rating_distribution": (latest.transform(rating_distribution), paths.ratings),
+        }
+        materialised = {
+            name: (df.persist(StorageLevel.MEMORY_AND_DISK), path)
+            for name, (df, path) in analyses.items()
+        }
+        counts = {name: df.count() for name, (df, _) in materialised.items()}
+    try:
+        with watch.stage("write_analyses"):
+            for df, path in materialised.values():
+                _write_parquet(df.coalesce(config.analysis_files), path)
+    finally:
+        for df, _ in materialised.values():
+            df.unpersist()
+        latest.unpersist()
+    return counts
+
+
+def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
+    """Process every source of ``config`` as one batch, in order, then refresh the analyses.
+
+    Raises a :class:`~reviews_etl.errors.SourceError` before anything is written when a
+    source is missing, empty or lacks required columns, and
+    :class:`~reviews_etl.errors.QualityGateError` (after writing the quarantine and a failed
+    manifest) when a batch rejects more than ``max_reject_ratio`` of its rows. Otherwise
+    returns the run manifest, also written to ``_runs/<run_id>.json``.
+    """
+    apply_pipeline_settings(spark)
+    started_at = _utcnow()
+    run = _RunContext(
+        config=config,
+        run_id=config.run_id or new_run_id(started_at),
+        started_at=started_at,
+        paths=_Paths(config),
+    )
+    log_event(logger, "run_started", run_id=run.run_id, sources=config.sources)
+
+    with run.watch.stage("read"):
+        headers = [inspect_source(spark, source) for source in config.sources]
+
+    gate_error: QualityGateError | None = None
+    try:
+        for source, header in zip(config.sources, headers, strict=True):
+            batch = _process_batch(spark, run, source, header)
+            run.batches.append(batch)
+            run.outputs["rejected"] += batch.rows_rejected
+            if batch.status == "failed_quality_gate":
+                gate_error = gate_error or QualityGateError(
+                    source, batch.rows_rejected, batch.rows_read, config.max_reject_ratio
+                )
+            else:
+                run.outputs["curated"] += batch.rows_accepted
+        if any(b.status == "succeeded" for b in run.batches):
+            run.outputs.update(_publish_analyses(spark, config, run.paths, run.watch))
+    except Exception as exc:
+        _write_manifest(spark, run, error=f"{type(exc).__name__}: {exc}")
+        raise
+    result = _write_manifest(spark, run, error=str(gate_error) if gate_error else None)
+    if gate_error is not None:
+        raise gate_error
+    return result
+
+
+def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) -> RunResult:
+    paths, config, run_id = run.paths, run.config, run.run_id
+    manifest_path = join(paths.runs, f"{run_id}.json")
+    result = RunResult(
+        run_id=run_id,
+        status="failed" if error else "succeeded",
+        error=error,
+        started_at=run.started_at,
+        finished_at=_utcnow(),
+        output_root=config.output_root,
+        sources=list(config.sources),
+        batches=run.batches,
+        outputs=run.outputs,
+        output_paths={
+            "curated": paths.curated,
+            "rejected": paths.rejected,
+            "daily_review_counts": paths.daily,
+            "top_customers": paths.top,
+            "rating_distribution": paths.ratings,
+        },
+        stage_seconds={k: round(v, 3) for k, v in run.watch.seconds.items()},
+        max_reject_ratio=config.max_reject_ratio,
+        top_n=config.top_n,
+        versions={
+            "reviews_etl": __version__,
+            "spark": spark.version,
+            "python": platform.python_version(),
+        },
+        manifest_path=manifest_path,
+    )
+    try:
+        HadoopFS(spark).write_text(manifest_path, result.model_dump_json(indent=2) + "\n")
+    except Exception as exc:  # the run's own error matters more than a lost manifest
+        if error is None:
+            raise
+        log_event(logger, "manifest_write_failed", run_id=run_id, error=str(exc))
+    log_event(logger, "run_finished", run_id=run_id, status=result.status, error=error)
+    return result
+
+
+__all__ = ["STAGES", "BatchResult", "RunResult", "run_pipeline"]

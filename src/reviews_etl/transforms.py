@@ -1,0 +1,292 @@
+"""Pure DataFrame transforms: cleaning with quarantine, lineage, and the three analyses.
+
+Every function takes and returns a DataFrame (or returns such a function), so they chain with
+``df.transform(...)`` and work on any DataFrame with the documented columns. No Python UDFs;
+no casts that can fail, so results are the same with ANSI mode on or off and under any
+``timeParserPolicy``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from reviews_etl.columns import (
+    AVG_RATING,
+    CORRUPT_RECORD,
+    CUSTOMER_ID,
+    INGESTED_AT,
+    PRODUCT_ID,
+    RANK,
+    RATING,
+    RATINGS,
+    RAW_COLUMNS,
+    RAW_RECORD,
+    REJECT_REASON,
+    REVIEW_COUNT,
+    REVIEW_DATE,
+    REVIEW_ID,
+    REVIEW_TEXT,
+    ROW_NUMBER,
+    RUN_ID,
+    SHARE,
+    SOURCE_FILE,
+    SOURCE_ID,
+    RejectReason,
+)
+from reviews_etl.config import DEFAULT_TOP_N
+from reviews_etl.schemas import (
+    CLEAN_SCHEMA,
+    CURATED_SCHEMA,
+    DAILY_REVIEW_COUNTS_SCHEMA,
+    QUARANTINE_SCHEMA,
+    RATING_DISTRIBUTION_SCHEMA,
+    REJECTED_CORE_SCHEMA,
+    TOP_CUSTOMERS_SCHEMA,
+)
+
+Transform = Callable[[DataFrame], DataFrame]
+
+# Prefix of the normalised copies that validate_reviews adds beside the raw text.
+CLEAN_PREFIX = "clean_"
+
+# "4", " 4 ", "04", "4.0", "4.00" are the whole number 4; "4.5", "0", "6", "five" are not.
+_RATING_PATTERN = r"^0*([1-5])(\.0+)?$"
+_DATE_PATTERN = r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"
+
+
+def _clean(name: str) -> str:
+    return CLEAN_PREFIX + name
+
+
+def trim_whitespace(column: Column) -> Column:
+    """Trim every kind of whitespace (``F.trim`` removes only spaces)."""
+    return F.regexp_replace(column, r"^\s+|\s+$", "")
+
+
+def _blank(column: Column) -> Column:
+    return column.isNull() | (column == F.lit(""))
+
+
+def _rating_value(trimmed: Column) -> Column:
+    """The rating as an int, or null when it is not a whole number 1..5."""
+    digit = F.when(trimmed.rlike(_RATING_PATTERN), F.regexp_extract(trimmed, _RATING_PATTERN, 1))
+    # The cast only ever sees one digit or null, so it cannot fail under ANSI mode.
+    return digit.cast("int")
+
+
+def _date_value(trimmed: Column) -> Column:
+    """The date, or null unless the text is a real calendar date ``yyyy-MM-dd``.
+
+    Checked arithmetically rather than with ``to_date``, whose handling of ``2024-02-30``
+    depends on ``timeParserPolicy`` and whose failures raise under ANSI mode.
+    """
+    shaped = trimmed.rlike(_DATE_PATTERN)
+    year, month, day = (
+        F.when(shaped, F.regexp_extract(trimmed, _DATE_PATTERN, group)).cast("int")
+        for group in (1, 2, 3)
+    )
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days_in_month = (
+        F.when(month == 2, F.when(leap, F.lit(29)).otherwise(F.lit(28)))
+        .when(month.isin(4, 6, 9, 11), F.lit(30))
+        .otherwise(F.lit(31))
+    )
+    real = (year >= 1) & month.between(1, 12) & (day >= 1) & (day <= days_in_month)
+    return F.when(real, F.make_date(year, month, day))
+
+
+def validate_reviews(df: DataFrame) -> DataFrame:
+    """Label every row with the first cleaning rule it fails (``reject_reason``, null if none).
+
+    Input: the raw text columns (``review_text``, ``_corrupt_record`` and ``_row_number`` are
+    optional; without ``_row_number`` the DataFrame's own order decides which duplicate is
+    first). Output: the raw columns as given, ``raw_record``, ``_row_number``, the normalised
+    ``clean_*`` columns and ``reject_reason``. Feed it to :func:`clean_reviews` and
+    :func:`quarantine_reviews`, or use those directly on raw data.
+    """
+    if REVIEW_TEXT not in df.columns:
+        df = df.withColumn(REVIEW_TEXT, F.lit(None).cast("string"))
+    if CORRUPT_RECORD not in df.columns:
+        df = df.withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
+    if ROW_NUMBER not in df.columns:
+        df = df.withColumn(ROW_NUMBER, F.monotonically_increasing_id())
+
+    trimmed = {name: trim_whitespace(F.col(name)) for name in RAW_COLUMNS}
+    rating = _rating_value(trimmed[RATING])
+    review_date = _date_value(trimmed[REVIEW_DATE])
+    rules: list[tuple[Column, str]] = [
+        (F.col(CORRUPT_RECORD).isNotNull(), RejectReason.MALFORMED_ROW),
+        (_blank(trimmed[REVIEW_ID]), RejectReason.MISSING_REVIEW_ID),
+        (_blank(trimmed[PRODUCT_ID]), RejectReason.MISSING_PRODUCT_ID),
+        (_blank(trimmed[CUSTOMER_ID]), RejectReason.MISSING_CUSTOMER_ID),
+        (_blank(trimmed[RATING]), RejectReason.MISSING_RATING),
+        (rating.isNull(), RejectReason.INVALID_RATING),
+        (_blank(trimmed[REVIEW_DATE]), RejectReason.MISSING_REVIEW_DATE),
+        (review_date.isNull(), RejectReason.INVALID_REVIEW_DATE),
+    ]
+    first_failure = F.when(rules[0][0], F.lit(rules[0][1]))
+    for failed, reason in rules[1:]:
+        first_failure = first_failure.when(failed, F.lit(reason))
+
+    labelled = df.select(
+        *(F.col(name) for name in RAW_COLUMNS),
+        F.col(CORRUPT_RECORD).alias(RAW_RECORD),
+        F.col(ROW_NUMBER),
+        trimmed[REVIEW_ID].alias(_clean(REVIEW_ID)),
+        F.upper(trimmed[PRODUCT_ID]).alias(_clean(PRODUCT_ID)),
+        trimmed[CUSTOMER_ID].alias(_clean(CUSTOMER_ID)),
+        rating.alias(_clean(RATING)),
+        review_date.alias(_clean(REVIEW_DATE)),
+        F.when(~_blank(trimmed[REVIEW_TEXT]), trimmed[REVIEW_TEXT]).alias(_clean(REVIEW_TEXT)),
+        first_failure.alias(REJECT_REASON),
+    )
+    # Rule 9: among rows that pass rules 1-8, the first in file order keeps its review_id.
+    passes = F.col(REJECT_REASON).isNull()
+    first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(Window.partitionBy(_clean(REVIEW_ID)))
+    return labelled.withColumn(
+        REJECT_REASON,
+        F.when(
+            passes & (F.col(ROW_NUMBER) != first_row), F.lit(RejectReason.DUPLICATE_REVIEW_ID)
+        ).otherwise(F.col(REJECT_REASON)),
+    )
+
+
+def _ensure_validated(df: DataFrame) -> DataFrame:
+    return df if REJECT_REASON in df.columns else validate_reviews(df)
+
+
+def clean_reviews(df: DataFrame) -> DataFrame:
+    """Accepted rows, normalised (:data:`~reviews_etl.schemas.CLEAN_SCHEMA`).
+
+    Takes raw text columns or the output of :func:`validate_reviews`.
+    """
+    validated = _ensure_validated(df)
+    return validated.where(F.col(REJECT_REASON).isNull()).select(
+        *(F.col(_clean(field.name)).alias(field.name) for field in CLEAN_SCHEMA.fields)
+    )
+
+
+def quarantine_reviews(df: DataFrame) -> DataFrame:
+    """Rejected rows as text with their ``reject_reason`` (:data:`REJECTED_CORE_SCHEMA`).
+
+    Takes raw text columns or the output of :func:`validate_reviews`.
+    """
+    validated = _ensure_validated(df)
+    return validated.where(F.col(REJECT_REASON).isNotNull()).select(
+        *(field.name for field in REJECTED_CORE_SCHEMA.fields)
+    )
+
+
+def add_lineage(source_file: str, run_id: str, ingested_at: dt.datetime) -> Transform:
+    """Append ``source_file``, ``run_id`` and ``ingested_at`` (a UTC instant) to every row."""
+    if ingested_at.tzinfo is None:
+        raise ValueError("ingested_at must be timezone-aware (UTC)")
+    # Whole microseconds since the epoch: the instant, whatever the session time zone.
+    micros = (ingested_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.select(
+            "*",
+            F.lit(source_file).alias(SOURCE_FILE),
+            F.lit(run_id).alias(RUN_ID),
+            F.timestamp_micros(F.lit(micros)).alias(INGESTED_AT),
+        )
+
+    return transform
+
+
+def to_curated(df: DataFrame) -> DataFrame:
+    """Schema contract of ``processed-data/`` (without its partition column)."""
+    return df.select(*(field.name for field in CURATED_SCHEMA.fields))
+
+
+def to_quarantine(df: DataFrame) -> DataFrame:
+    """Schema contract of ``rejected/`` (without its partition column)."""
+    return df.select(*(field.name for field in QUARANTINE_SCHEMA.fields))
+
+
+def latest_per_review_id(df: DataFrame) -> DataFrame:
+    """One row per ``review_id``: the one from the most recently ingested batch.
+
+    Ties on ``ingested_at`` (one run holding the id in two sources) go to the later source in
+    the run, then the greater ``source_id``. Needs ``review_id`` and ``ingested_at``; keeps
+    the analysis columns. A hash aggregate of one struct per id, so no sort of whole rows.
+    """
+    tie_breakers = [F.col(INGESTED_AT)]
+    if SOURCE_ID in df.columns:
+        tie_breakers.append(F.col(SOURCE_ID))
+    kept = [PRODUCT_ID, CUSTOMER_ID, RATING, REVIEW_DATE]
+    newest = F.max(F.struct(*tie_breakers, *(F.col(name) for name in kept))).alias("newest")
+    return (
+        df.groupBy(REVIEW_ID)
+        .agg(newest)
+        .select(REVIEW_ID, *(F.col(f"newest.{name}").alias(name) for name in kept))
+    )
+
+
+def daily_review_counts(df: DataFrame) -> DataFrame:
+    """One row per (``review_date``, ``product_id``) with at least one review."""
+    return (
+        df.groupBy(REVIEW_DATE, PRODUCT_ID)
+        .agg(
+            F.count(F.lit(1)).alias(REVIEW_COUNT),
+            F.avg(F.col(RATING).cast("double")).alias(AVG_RATING),
+        )
+        .select(*(field.name for field in DAILY_REVIEW_COUNTS_SCHEMA.fields))
+    )
+
+
+def top_customers(df: DataFrame, n: int = DEFAULT_TOP_N) -> DataFrame:
+    """The ``n`` customers with most reviews; ties broken by ``customer_id`` ascending."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    order = [F.col(REVIEW_COUNT).desc(), F.col(CUSTOMER_ID).asc_nulls_last()]
+    leaders = (
+        df.groupBy(CUSTOMER_ID)
+        .agg(
+            F.count(F.lit(1)).alias(REVIEW_COUNT),
+            F.avg(F.col(RATING).cast("double")).alias(AVG_RATING),
+        )
+        .orderBy(*order)
+        .limit(n)
+    )
+    # The window sees at most n rows: ranking them in one partition is free.
+    ranked = leaders.withColumn(RANK, F.row_number().over(Window.orderBy(*order)))
+    return ranked.orderBy(RANK).select(*(field.name for field in TOP_CUSTOMERS_SCHEMA.fields))
+
+
+def rating_distribution(df: DataFrame) -> DataFrame:
+    """Five rows, ratings 1..5 with zero counts included; ``share`` is 0 when there are none.
+
+    One pass: counts per rating are columns of a single aggregate row, then unpivoted.
+    Ratings outside 1..5 are not counted.
+    """
+    counts = df.agg(
+        *(
+            F.count(F.when(F.col(RATING) == F.lit(rating), F.lit(1))).alias(f"n{rating}")
+            for rating in RATINGS
+        )
+    )
+    total = sum((F.col(f"n{rating}") for rating in RATINGS), F.lit(0).cast("long"))
+    rows = F.array(
+        *(
+            F.struct(
+                F.lit(rating).cast("int").alias(RATING),
+                F.col(f"n{rating}").alias(REVIEW_COUNT),
+                total.alias("total"),
+            )
+            for rating in RATINGS
+        )
+    )
+    share = F.when(
+        F.col("total") > 0, F.col(REVIEW_COUNT).cast("double") / F.col("total").cast("double")
+    ).otherwise(F.lit(0.0))
+    return (
+        counts.select(F.inline(rows))
+        .withColumn(SHARE, share)
+        .select(*(field.name for field in RATING_DISTRIBUTION_SCHEMA.fields))
+    )
