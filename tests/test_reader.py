@@ -1,0 +1,115 @@
+"""The input contract: header rules, quoting, BOM, malformed records, refused files."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pyspark")
+
+from pyspark.sql import functions as F
+
+from reviews_etl import read_reviews_csv, validate_reviews
+from reviews_etl.errors import (
+    EmptySourceError,
+    InvalidHeaderError,
+    MissingColumnsError,
+    SourceNotFoundError,
+)
+from reviews_etl.reader import inspect_source, parse_header
+
+HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
+
+
+def rows_of(spark, path):
+    return [r.asDict() for r in read_reviews_csv(spark, path).orderBy("_row_number").collect()]
+
+
+def test_quoted_fields_hold_commas_doubled_quotes_and_newlines(spark, write_csv) -> None:
+    path = write_csv(HEADER + '1,p,c,5,2024-01-01,"Great, really ""great""\nsecond line"\n')
+    [row] = rows_of(spark, path)
+    assert row["review_text"] == 'Great, really "great"\nsecond line'
+    assert row["_corrupt_record"] is None
+
+
+def test_bom_header_case_alias_and_extra_columns(spark, write_csv) -> None:
+    content = (
+        "\ufeff Review_ID ,PRODUCT_ID,extra,Customer_Id,Star_Rating,Review_Date\n"
+        "1,p,x,c,4,2024-01-01\n"
+    )
+    path = write_csv(content.encode("utf-8"))
+    [row] = rows_of(spark, path)
+    assert (row["review_id"], row["customer_id"], row["rating"]) == ("1", "c", "4")
+    assert row["review_text"] is None  # optional column absent
+    assert "extra" not in row
+
+
+def test_crlf_line_endings_and_blank_lines_are_not_records(spark, write_csv) -> None:
+    path = write_csv(
+        HEADER.replace("\n", "\r\n") + "1,p,c,5,2024-01-01,a\r\n\r\n\r\n2,p,c,4,2024-01-02,b\r\n"
+    )
+    got = rows_of(spark, path)
+    assert [(r["review_id"], r["review_text"]) for r in got] == [("1", "a"), ("2", "b")]
+
+
+def test_wrong_field_counts_are_captured_as_malformed(spark, write_csv) -> None:
+    path = write_csv(HEADER + "auto_comment\n1,p,c,5,2024-01-01,a,surplus\n2,p,c,4,2024-01-02,b\n")
+    got = rows_of(spark, path)
+    assert [r["_corrupt_record"] for r in got] == [
+        "auto_comment",
+        "1,p,c,5,2024-01-01,a,surplus",
+        None,
+    ]
+
+
+def test_malformed_rows_are_counted_even_when_a_query_needs_few_columns(spark, write_csv) -> None:
+    """Spark's CSV column pruning must not let a short record pass as whole."""
+    path = write_csv(HEADER + "auto_comment\n1,p,c,5,2024-01-01,a\nx,y\n")
+    validated = read_reviews_csv(spark, path).transform(validate_reviews)
+    counts = {r[0]: r[1] for r in validated.groupBy("reject_reason").count().collect()}
+    assert counts == {"malformed_row": 2, None: 1}
+    assert (
+        validated.where(F.col("reject_reason") == "malformed_row").select("review_id").count() == 2
+    )
+
+
+def test_missing_columns_are_named(spark, write_csv) -> None:
+    path = write_csv("review_id,product,customer_id,review_date\n1,p,c,2024-01-01\n")
+    with pytest.raises(MissingColumnsError) as info:
+        inspect_source(spark, path)
+    assert info.value.missing == ["product_id", "rating"]
+    assert path in str(info.value)
+    assert "product_id, rating" in str(info.value)
+
+
+def test_a_column_given_twice_is_refused(spark, write_csv) -> None:
+    path = write_csv("review_id,product_id,customer_id,rating,star_rating,review_date\n")
+    with pytest.raises(InvalidHeaderError, match="appears twice"):
+        inspect_source(spark, path)
+
+
+def test_zero_byte_and_missing_files_are_refused(spark, write_csv, tmp_path) -> None:
+    with pytest.raises(EmptySourceError, match="zero-byte"):
+        inspect_source(spark, write_csv(b""))
+    with pytest.raises(SourceNotFoundError, match="file not found"):
+        inspect_source(spark, str(tmp_path / "nope.csv"))
+    with pytest.raises(SourceNotFoundError, match="directory"):
+        inspect_source(spark, str(tmp_path))
+    with pytest.raises(EmptySourceError, match="blank lines"):
+        inspect_source(spark, write_csv("\n\n", name="blank.csv"))
+
+
+def test_header_only_file_is_an_empty_batch(spark, write_csv) -> None:
+    assert rows_of(spark, write_csv(HEADER)) == []
+
+
+def test_parse_header_handles_quoted_names() -> None:
+    mapping = parse_header(
+        "f.csv", '"review_id","product_id","customer_id","rating","review_date"\n'
+    )
+    assert mapping.positions == {
+        "review_id": 0,
+        "product_id": 1,
+        "customer_id": 2,
+        "rating": 3,
+        "review_date": 4,
+    }
