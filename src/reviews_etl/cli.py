@@ -139,6 +139,37 @@ def _latest_manifest(spark: SparkSession, config: PipelineConfig) -> str | None:
     return fs.read_text(join(runs, newest))
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from reviews_etl.watch import FolderWatcher, LocalLauncher
+
+    suffixes = tuple(args.suffix or [".csv"])
+    spark = start_spark(args.master, args.driver_memory)
+    launcher = LocalLauncher(spark, args.top_n, args.max_reject_ratio)
+    try:
+        watcher = FolderWatcher(
+            args.landing_dir,
+            args.output,
+            launcher,
+            suffixes=suffixes,
+            settle_seconds=args.settle,
+            report=lambda line: print(line, flush=True),
+        )
+    except (NotADirectoryError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    print(
+        f"watching {watcher.landing} for {', '.join(suffixes)} files -> {watcher.output_root}"
+        + ("" if args.once else "  (Ctrl-C stops)"),
+        flush=True,
+    )
+    try:
+        watcher.run(interval=args.interval, once=args.once)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        spark.stop()
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     path = write_sample_file(args.output, args.rows, args.seed, args.dirty_share)
     print(f"wrote {args.rows:,} rows (seed {args.seed}, dirty share {args.dirty_share}) to {path}")
@@ -185,6 +216,32 @@ def build_parser() -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
     )
     run.set_defaults(handler=_cmd_run)
+
+    watch = commands.add_parser(
+        "watch",
+        help="process each CSV that lands in a local folder, once (local stand-in for S3+Lambda)",
+        description="Watch LANDING_DIR and process each complete CSV once, through the same "
+        "trigger rules as the Lambda, with local Spark in place of Glue. What was processed is "
+        "kept in DIR/_watch/state.json, so a restart does not process a file again.",
+    )
+    watch.add_argument("landing_dir", metavar="LANDING_DIR")
+    watch.add_argument("--output", required=True, metavar="DIR", help="output root folder")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    watch.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        help="seconds a file's size and mtime must stay unchanged before it counts as complete",
+    )
+    watch.add_argument(
+        "--suffix", action="append", default=None, help="allowed suffix (repeatable; default .csv)"
+    )
+    watch.add_argument("--once", action="store_true", help="process what is there, then exit")
+    watch.add_argument("--top-n", type=_positive_int, default=DEFAULT_TOP_N)
+    watch.add_argument("--max-reject-ratio", type=_share, default=DEFAULT_MAX_REJECT_RATIO)
+    watch.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
+    watch.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
+    watch.set_defaults(handler=_cmd_watch)
 
     sample = commands.add_parser(
         "sample",
