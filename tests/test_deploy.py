@@ -1,0 +1,541 @@
+"""reviews_etl.deploy against a local moto server (no AWS account needed).
+
+moto's CloudFormation creates the buckets (with their default encryption), the IAM
+roles, the Lambda function, the SQS queue and the log groups; it skips AWS::Glue::*,
+AWS::Athena::WorkGroup, AWS::Lambda::EventInvokeConfig, bucket and queue policies, and
+ignores bucket versioning, public access blocks, lifecycle rules and notifications.
+Those parts are checked statically in tests/test_infra.py (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.stub import Stubber
+
+from reviews_etl import deploy as deploy_module
+from reviews_etl import packaging
+from reviews_etl.deploy import DeployError, deploy, destroy
+from reviews_etl.errors import ConfigError
+from reviews_etl.packaging import Artifact, Artifacts
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Tried to parse AWS::",
+    "ignore:When using MotoServer",
+)
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _isolate_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _isolate_aws_config(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture
+def fake_artifacts(tmp_path: Path) -> Artifacts:
+    """Small stand-ins with the real names, so the deploy test stays fast."""
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    wheel = folder / "reviews_etl-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("reviews_etl/__init__.py", "")
+        archive.writestr("reviews_etl/py.typed", "")
+    lambda_zip = folder / "reviews_etl_lambda-0.1.0.zip"
+    with zipfile.ZipFile(lambda_zip, "w") as archive:
+        archive.writestr("lambda_handler.py", "def handler(event, context):\n    return None\n")
+    script = folder / "glue_entrypoint.py"
+    script.write_text("print('glue')\n")
+    return Artifacts(
+        version="0.1.0",
+        wheel=Artifact.from_path("wheel", wheel),
+        lambda_zip=Artifact.from_path("lambda_zip", lambda_zip),
+        glue_script=Artifact.from_path("glue_script", script),
+    )
+
+
+@pytest.fixture
+def no_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> Artifacts:
+        raise AssertionError("build_artifacts must not run")
+
+    monkeypatch.setattr(packaging, "build_artifacts", refuse)
+
+
+def _clients(endpoint: str) -> tuple[Any, Any]:
+    config = botocore.config.Config(s3={"addressing_style": "path"})
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint, config=config)
+    cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint)
+    return s3, cfn
+
+
+def _bucket_names(s3: Any) -> set[str]:
+    return {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+
+
+# --------------------------------------------------------------------------- moto
+
+
+@pytest.mark.usefixtures("aws_env", "no_build")
+def test_deploy_creates_the_stack_and_uploads_the_artifacts(
+    moto_endpoint: str, fake_artifacts: Artifacts
+) -> None:
+    out = io.StringIO()
+    result = deploy(
+        "rev-create",
+        glue_version="5.1",
+        endpoint_url=moto_endpoint,
+        artifacts=fake_artifacts,
+        poll_seconds=1,
+        out=out,
+    )
+    s3, cfn = _clients(moto_endpoint)
+
+    assert result.status == "CREATE_COMPLETE"
+    assert result.region == REGION
+    stack = cfn.describe_stacks(StackName="rev-create")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["GlueVersion"] == "5.1"
+    assert parameters["NamePrefix"] == "rev-create"
+    assert parameters["DatabaseName"] == "rev_create"
+    assert parameters["ArtifactsPrefix"] == f"reviews-etl/0.1.0/{fake_artifacts.digest}"
+
+    landing = f"rev-create-landing-{ACCOUNT}-{REGION}"
+    processed = f"rev-create-processed-{ACCOUNT}-{REGION}"
+    artifacts_bucket = f"rev-create-artifacts-{ACCOUNT}-{REGION}"
+    assert result.outputs["LandingBucketName"] == landing
+    assert result.outputs["ProcessedBucketName"] == processed
+    assert result.outputs["TriggerFunctionName"] == "rev-create-trigger"
+    assert result.outputs["FailureQueueUrl"].endswith("/rev-create-trigger-failures")
+    assert result.artifacts_bucket == artifacts_bucket
+    assert {landing, processed, f"rev-create-access-logs-{ACCOUNT}-{REGION}"} <= _bucket_names(s3)
+
+    # Stack buckets get default encryption (the part of the lock-down moto applies).
+    for bucket in (landing, processed):
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+    # The artifacts bucket is created locked down by deploy itself.
+    block = s3.get_public_access_block(Bucket=artifacts_bucket)["PublicAccessBlockConfiguration"]
+    assert len(block) == 4
+    assert all(block.values())
+    encryption = s3.get_bucket_encryption(Bucket=artifacts_bucket)
+    rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_versioning(Bucket=artifacts_bucket)["Status"] == "Enabled"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=artifacts_bucket)["Rules"]
+    # Over plain HTTP the TLS-only policy would lock deploy out, so it is left off here.
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.get_bucket_policy(Bucket=artifacts_bucket)
+    assert "not applying the TLS-only bucket policy" in out.getvalue()
+
+    # Every artifact is uploaded byte for byte under the versioned prefix.
+    assert set(result.artifact_keys) == {"wheel", "lambda_zip", "glue_script"}
+    for artifact in fake_artifacts:
+        key = result.artifact_keys[artifact.kind]
+        assert key == f"reviews-etl/0.1.0/{fake_artifacts.digest}/{artifact.path.name}"
+        body = s3.get_object(Bucket=artifacts_bucket, Key=key)["Body"].read()
+        assert body == artifact.path.read_bytes()
+
+    # The Lambda function moto created from the uploaded zip.
+    lam = boto3.client("lambda", region_name=REGION, endpoint_url=moto_endpoint)
+    function = lam.get_function_configuration(FunctionName="rev-create-trigger")
+    assert function["Runtime"] == "python3.11"
+    assert function["Handler"] == "lambda_handler.handler"
+    env = function["Environment"]["Variables"]
+    assert env["LANDING_BUCKET"] == landing
+    assert env["OUTPUT_PATH"] == f"s3://{processed}"
+    assert env["ALLOWED_SUFFIXES"] == ".csv"
+
+    logs = boto3.client("logs", region_name=REGION, endpoint_url=moto_endpoint)
+    groups = {
+        g["logGroupName"]: g.get("retentionInDays")
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws")["logGroups"]
+    }
+    assert groups["/aws/lambda/rev-create-trigger"] == 30
+    assert groups["/aws-glue/jobs/rev-create-etl/error"] == 30
+
+    printed = out.getvalue()
+    assert f"aws s3 cp reviews.csv s3://{landing}/" in printed
+    assert "CREATE_COMPLETE" in printed
+
+
+@pytest.mark.usefixtures("aws_env", "no_build")
+def test_redeploy_updates_the_same_stack(moto_endpoint: str, fake_artifacts: Artifacts) -> None:
+    first = deploy(
+        "rev-update",
+        endpoint_url=moto_endpoint,
+        artifacts=fake_artifacts,
+        parameters={"TopN": "7"},
+        poll_seconds=1,
+        out=io.StringIO(),
+    )
+    second = deploy(
+        "rev-update",
+        glue_version="6.0",
+        endpoint_url=moto_endpoint,
+        artifacts=fake_artifacts,
+        poll_seconds=1,
+        out=io.StringIO(),
+    )
+    assert first.status == "CREATE_COMPLETE"
+    assert second.status == "UPDATE_COMPLETE"
+    assert second.artifact_keys == first.artifact_keys
+    _, cfn = _clients(moto_endpoint)
+    stack = cfn.describe_stacks(StackName="rev-update")["Stacks"][0]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["GlueVersion"] == "6.0"
+    # A parameter set by an earlier deploy keeps its value instead of reverting.
+    assert parameters["TopN"] == "7"
+
+
+@pytest.mark.usefixtures("aws_env", "no_build")
+def test_destroy_empties_every_bucket_and_deletes_the_stack(
+    moto_endpoint: str, fake_artifacts: Artifacts
+) -> None:
+    result = deploy(
+        "rev-destroy",
+        endpoint_url=moto_endpoint,
+        artifacts=fake_artifacts,
+        poll_seconds=1,
+        out=io.StringIO(),
+    )
+    s3, cfn = _clients(moto_endpoint)
+    landing = result.outputs["LandingBucketName"]
+    processed = result.outputs["ProcessedBucketName"]
+    # moto ignores the template's VersioningConfiguration: switch it on to have versions
+    # and delete markers to clean up, as in a real account.
+    s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=landing, Key="reviews.csv", Body=b"v1")
+    s3.put_object(Bucket=landing, Key="reviews.csv", Body=b"v2")
+    s3.delete_object(Bucket=landing, Key="reviews.csv")  # leaves a delete marker
+    for index in range(3):
+        s3.put_object(Bucket=processed, Key=f"processed-data/source_id=a/part-{index}.parquet")
+    s3.put_object(Bucket=processed, Key="Athena Results/rating_distribution/part-0.parquet")
+    buckets = {*result.outputs.values()} & _bucket_names(s3)
+    assert len(buckets) == 4  # landing, processed, access logs, artifacts
+
+    out = io.StringIO()
+    destroyed = destroy("rev-destroy", endpoint_url=moto_endpoint, poll_seconds=1, out=out)
+
+    assert destroyed.stack_deleted is True
+    assert set(destroyed.buckets_deleted) == buckets
+    # 2 versions + 1 delete marker + 4 processed objects + 3 artifacts.
+    assert destroyed.objects_deleted == 10
+    assert not buckets & _bucket_names(s3)
+    with pytest.raises(botocore.exceptions.ClientError, match="does not exist"):
+        cfn.describe_stacks(StackName="rev-destroy")
+    assert "stack rev-destroy deleted" in out.getvalue()
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_destroy_without_a_stack_still_removes_the_artifacts_bucket(moto_endpoint: str) -> None:
+    s3, _ = _clients(moto_endpoint)
+    bucket = f"rev-orphan-artifacts-{ACCOUNT}-{REGION}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=bucket, Key="reviews-etl/0.1.0/x/glue_entrypoint.py", Body=b"x")
+    out = io.StringIO()
+    result = destroy("rev-orphan", endpoint_url=moto_endpoint, poll_seconds=1, out=out)
+    assert result.stack_deleted is False
+    assert result.buckets_deleted == [bucket]
+    assert bucket not in _bucket_names(s3)
+    assert "does not exist" in out.getvalue()
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_cli_handlers_against_moto(
+    moto_endpoint: str,
+    fake_artifacts: Artifacts,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(packaging, "build_artifacts", lambda out, root=None: fake_artifacts)
+    parser = argparse.ArgumentParser(prog="reviews-etl")
+    deploy_module.add_deploy_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "deploy",
+            "--stack-name",
+            "rev-cli",
+            "--region",
+            REGION,
+            "--endpoint-url",
+            moto_endpoint,
+            "--parameter",
+            "TopN=7",
+            "--parameter",
+            "TriggerReservedConcurrency=0",
+        ]
+    )
+    assert args.glue_version == "5.1"
+    # The CLI waits with the default poll interval; keep the test quick.
+    monkeypatch.setattr(deploy_module, "_wait", _fast_wait)
+    assert args.func(args) == 0
+    assert "aws s3 cp reviews.csv s3://rev-cli-landing-" in capsys.readouterr().out
+    _, cfn = _clients(moto_endpoint)
+    stack = cfn.describe_stacks(StackName="rev-cli")["Stacks"][0]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["TopN"] == "7"
+    assert parameters["TriggerReservedConcurrency"] == "0"
+    args = parser.parse_args(
+        ["destroy", "--stack-name", "rev-cli", "--region", REGION, "--endpoint-url", moto_endpoint]
+    )
+    assert args.func(args) == 0
+    assert "stack rev-cli deleted" in capsys.readouterr().out
+
+
+_real_wait = deploy_module._wait
+
+
+def _fast_wait(cfn: Any, waiter: str, stack: str, poll: int, timeout: int) -> None:
+    _real_wait(cfn, waiter, stack, 1, timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("aws_env")
+def test_deploy_with_real_artifacts(moto_endpoint: str, tmp_path: Path) -> None:
+    handler = tmp_path / "lambda_handler.py"
+    handler.write_text("def handler(event, context):\n    return None\n")
+    script = tmp_path / "glue_entrypoint.py"
+    script.write_text("print('glue')\n")
+    artifacts = packaging.build_artifacts(
+        tmp_path / "dist", lambda_handler=handler, glue_script=script
+    )
+    result = deploy(
+        "rev-real",
+        endpoint_url=moto_endpoint,
+        artifacts=artifacts,
+        poll_seconds=1,
+        out=io.StringIO(),
+    )
+    s3, _ = _clients(moto_endpoint)
+    wheel_key = result.artifact_keys["wheel"]
+    assert wheel_key.endswith(f"/reviews_etl-{artifacts.version}-py3-none-any.whl")
+    head = s3.head_object(Bucket=result.artifacts_bucket, Key=wheel_key)
+    assert head["ContentLength"] == artifacts.wheel.size
+    destroy("rev-real", endpoint_url=moto_endpoint, poll_seconds=1, out=io.StringIO())
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_region_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_build: None
+) -> None:
+    _isolate_aws_config(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(ConfigError, match="no AWS region"):
+        deploy("rev-noregion", out=io.StringIO())
+    with pytest.raises(ConfigError, match="no AWS region"):
+        destroy("rev-noregion", out=io.StringIO())
+
+
+def test_missing_credentials_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_build: None
+) -> None:
+    _isolate_aws_config(monkeypatch, tmp_path)
+    with pytest.raises(ConfigError, match="no AWS credentials"):
+        deploy("rev-nocreds", region=REGION, out=io.StringIO())
+    with pytest.raises(ConfigError, match="no AWS credentials"):
+        destroy("rev-nocreds", region=REGION, out=io.StringIO())
+
+
+def test_cli_returns_2_on_config_errors(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_build: None,
+) -> None:
+    _isolate_aws_config(monkeypatch, tmp_path)
+    parser = argparse.ArgumentParser(prog="reviews-etl")
+    deploy_module.add_deploy_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["deploy", "--stack-name", "rev-cli-err", "--region", REGION])
+    assert args.func is deploy_module.run_deploy
+    assert args.func(args) == 2
+    assert "error: no AWS credentials" in capsys.readouterr().err
+    args = parser.parse_args(["destroy", "--stack-name", "rev-cli-err"])
+    assert args.func is deploy_module.run_destroy
+    assert args.func(args) == 2
+    assert "error: no AWS region" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name", ["x", "9starts-with-digit", "has_underscore", "far-too-long-stack-name-here", "end-"]
+)
+def test_invalid_stack_names(name: str, no_build: None) -> None:
+    with pytest.raises(ConfigError, match="stack name"):
+        deploy(name, region=REGION, out=io.StringIO())
+
+
+def test_invalid_glue_version(no_build: None) -> None:
+    with pytest.raises(ConfigError, match=r"glue version '4\.0'"):
+        deploy("rev-glue", region=REGION, glue_version="4.0", out=io.StringIO())
+
+
+def test_names_follow_the_template() -> None:
+    assert deploy_module.name_prefix("Reviews-ETL") == "reviews-etl"
+    assert deploy_module.database_name("reviews-etl-dev") == "reviews_etl_dev"
+    assert (
+        deploy_module.artifacts_bucket_name("reviews-etl", ACCOUNT, "ap-southeast-2")
+        == f"reviews-etl-artifacts-{ACCOUNT}-ap-southeast-2"
+    )
+
+
+def test_parse_parameters() -> None:
+    assert deploy_module.parse_parameters(["TopN=10", "LandingPrefix=in/", "X="]) == {
+        "TopN": "10",
+        "LandingPrefix": "in/",
+        "X": "",
+    }
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        deploy_module.parse_parameters(["TopN"])
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        deploy_module.parse_parameters(["Bad Name=1"])
+
+
+def test_tls_only_policy() -> None:
+    policy = json.loads(deploy_module.tls_only_policy("b"))
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --------------------------------------------------------------------------- stubbed
+
+
+def _stubbed_cfn() -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "cloudformation",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return client, Stubber(client)
+
+
+def _stack(status: str) -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {
+                "StackName": "rev",
+                "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/rev/1",
+                "CreationTime": "2024-01-01T00:00:00Z",
+                "StackStatus": status,
+            }
+        ]
+    }
+
+
+def test_no_updates_is_reported_not_raised() -> None:
+    cfn, stubber = _stubbed_cfn()
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": "rev"})
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
+    stubber.add_response("get_template_summary", {"Parameters": []})
+    stubber.add_client_error(
+        "update_stack",
+        service_error_code="ValidationError",
+        service_message="No updates are to be performed.",
+    )
+    out = io.StringIO()
+    with stubber:
+        status, changed = deploy_module.create_or_update_stack(
+            cfn, "rev", {"TemplateBody": "{}"}, [], poll_seconds=1, out=out
+        )
+    assert (status, changed) == ("UPDATE_COMPLETE", False)
+    assert "already up to date" in out.getvalue()
+
+
+def test_failed_create_names_the_failed_resources() -> None:
+    cfn, stubber = _stubbed_cfn()
+    stubber.add_client_error(
+        "describe_stacks",
+        service_error_code="ValidationError",
+        service_message="Stack with id rev does not exist",
+    )
+    stubber.add_response("create_stack", {"StackId": "arn:aws:cloudformation:::stack/rev/1"})
+    stubber.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"))  # the waiter
+    stubber.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"))  # status after
+    stubber.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                {
+                    "StackId": "1",
+                    "EventId": "e1",
+                    "StackName": "rev",
+                    "LogicalResourceId": "GlueJob",
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": "Glue version 9.9 is not supported",
+                    "Timestamp": "2024-01-01T00:00:00Z",
+                }
+            ]
+        },
+    )
+    with stubber, pytest.raises(DeployError) as caught:
+        deploy_module.create_or_update_stack(
+            cfn, "rev", {"TemplateBody": "{}"}, [], poll_seconds=1, out=io.StringIO()
+        )
+    message = str(caught.value)
+    assert "ROLLBACK_COMPLETE" in message
+    assert "GlueJob CREATE_FAILED: Glue version 9.9 is not supported" in message
+
+
+def test_busy_stack_is_refused() -> None:
+    cfn, stubber = _stubbed_cfn()
+    stubber.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS"))
+    with stubber, pytest.raises(DeployError, match="busy"):
+        deploy_module.create_or_update_stack(
+            cfn, "rev", {"TemplateBody": "{}"}, [], out=io.StringIO()
+        )

@@ -1,0 +1,546 @@
+"""Static checks of infra/template.yaml: cfn-lint, checkov, and the security contract.
+
+cfn-lint and checkov are part of the dev/CI requirements: when they are missing these
+tests fail (they do not skip), so CI cannot pass without running them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "infra" / "template.yaml"
+
+
+# --------------------------------------------------------------------------- YAML loading
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short tags (!Ref, !Sub, ...) into long form."""
+
+
+def _construct_cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}")
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=_CfnLoader)  # a SafeLoader subclass
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
+
+
+def _of_type(resources: dict[str, Any], type_name: str) -> dict[str, Any]:
+    return {k: v for k, v in resources.items() if v["Type"] == type_name}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids (or parameters/pseudo parameters) a template fragment refers to."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                variables = value[1] if isinstance(value, list) and len(value) > 1 else {}
+                for name in re.findall(r"\$\{([^}!][^}]*)\}", text):
+                    base = name.split(".")[0]
+                    if base not in variables:
+                        found.add(base)
+                found |= _references(variables)
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def _sub_text(value: Any) -> str:
+    """The text of a plain string or a !Sub (for assertions on names and ARNs)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0]
+    raise AssertionError(f"expected a string or !Sub, got {value!r}")
+
+
+def _policy_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in role["Properties"].get("Policies", []):
+        statements.extend(_as_list(policy["PolicyDocument"]["Statement"]))
+    return statements
+
+
+def _allowed_actions(role: dict[str, Any]) -> set[str]:
+    return {
+        action
+        for statement in _policy_statements(role)
+        if statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"])
+    }
+
+
+def _resources_for(role: dict[str, Any], action: str) -> list[Any]:
+    return [
+        resource
+        for statement in _policy_statements(role)
+        if statement["Effect"] == "Allow" and action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    ]
+
+
+# --------------------------------------------------------------------------- linters
+
+
+def _require_tool(name: str, module: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        pytest.fail(
+            f"{name} is not installed; it is part of the dev/CI requirements "
+            f"(pip install {name}). This check must not be skipped."
+        )
+
+
+def test_cfn_lint_reports_no_errors() -> None:
+    _require_tool("cfn-lint", "cfnlint")
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(TEMPLATE, ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    errors = [m for m in matches if str(m.rule.id).startswith("E")]
+    assert not errors, "cfn-lint errors:\n" + "\n".join(str(m) for m in errors)
+
+
+def _checkov_executable() -> str:
+    # checkov lives in its own virtualenv (make tools): its pins must not constrain ours.
+    sibling = Path(sys.executable).with_name("checkov")
+    found = str(sibling) if sibling.is_file() else shutil.which("checkov")
+    if not found:
+        pytest.fail(
+            "checkov is not on PATH; `make tools` installs it and `make test` puts it on PATH. "
+            "This check must not be skipped."
+        )
+    return found
+
+
+def test_checkov_has_no_failed_checks() -> None:
+    command = [
+        _checkov_executable(),
+        "-f",
+        str(TEMPLATE),
+        "--framework",
+        "cloudformation",
+        "--skip-download",
+        "--compact",
+        "--quiet",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"checkov failed (exit {result.returncode}):\n{output}"
+    assert "Failed checks: 0" in output or "Failed checks" not in output, output
+
+
+def test_every_checkov_skip_has_a_written_reason(resources: dict[str, Any]) -> None:
+    skips = [
+        (logical_id, skip)
+        for logical_id, resource in resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "expected the documented checkov skips"
+    for logical_id, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip.get("id", "")), (logical_id, skip)
+        assert len(skip.get("comment", "").split()) >= 8, f"{logical_id}: skip needs a reason"
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_no_circular_dependencies(resources: dict[str, Any]) -> None:
+    graph = {
+        logical_id: (
+            (
+                _references(resource.get("Properties", {}))
+                | set(_as_list(resource.get("DependsOn", [])))
+            )
+            & set(resources)
+        )
+        for logical_id, resource in resources.items()
+    }
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        assert state.get(node) != 1, "dependency cycle: " + " -> ".join([*path, node])
+        state[node] = 1
+        for dependency in sorted(graph[node]):
+            visit(dependency, [*path, node])
+        state[node] = 2
+
+    for node in graph:
+        visit(node, [])
+
+
+def test_glue_version_parameter(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["GlueVersion"]
+    assert parameter["AllowedValues"] == ["5.0", "5.1", "6.0"]
+    assert parameter["Default"] == "5.1"
+    assert "GlueWorkerType" in template["Parameters"]
+    assert "GlueNumberOfWorkers" in template["Parameters"]
+
+
+def test_every_bucket_is_locked_down(resources: dict[str, Any]) -> None:
+    buckets = _of_type(resources, "AWS::S3::Bucket")
+    assert set(buckets) >= {"LandingBucket", "ProcessedBucket"}
+    policies = _of_type(resources, "AWS::S3::BucketPolicy")
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        block = props["PublicAccessBlockConfiguration"]
+        assert block == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical_id
+        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+        assert props["VersioningConfiguration"]["Status"] == "Enabled", logical_id
+        assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
+        # The bucket name must not depend on other resources (see the circularity note).
+        assert _references(props["BucketName"]) <= {"NamePrefix", "AWS::AccountId", "AWS::Region"}
+
+        matching = [
+            p for p in policies.values() if p["Properties"]["Bucket"] == {"Ref": logical_id}
+        ]
+        assert len(matching) == 1, f"{logical_id} needs exactly one bucket policy"
+        statements = _as_list(matching[0]["Properties"]["PolicyDocument"]["Statement"])
+        deny_tls = [
+            s
+            for s in statements
+            if s["Effect"] == "Deny"
+            and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        ]
+        assert deny_tls, f"{logical_id}: no TLS-only deny statement"
+        covered = _as_list(deny_tls[0]["Resource"])
+        assert {"Fn::GetAtt": [logical_id, "Arn"]} in covered
+        assert {"Fn::Sub": f"${{{logical_id}.Arn}}/*"} in covered
+        # Nothing is granted to everyone.
+        for statement in statements:
+            if statement["Effect"] == "Allow":
+                assert statement.get("Principal") != "*", logical_id
+
+
+def test_landing_bucket(resources: dict[str, Any]) -> None:
+    landing = resources["LandingBucket"]
+    props = landing["Properties"]
+    assert (
+        _sub_text(props["BucketName"]) == "${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}"
+    )
+    assert "TriggerInvokePermission" in _as_list(landing["DependsOn"])
+    rules = props["LifecycleConfiguration"]["Rules"]
+    noncurrent = [r for r in rules if "NoncurrentVersionExpiration" in r]
+    assert noncurrent[0]["NoncurrentVersionExpiration"]["NoncurrentDays"] == {
+        "Ref": "NoncurrentVersionExpirationDays"
+    }
+    notification = props["NotificationConfiguration"]["LambdaConfigurations"][0]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Function"] == {"Fn::GetAtt": ["TriggerFunction", "Arn"]}
+    filter_rules = notification["Filter"]["S3Key"]["Rules"]
+    assert {"Name": "suffix", "Value": ".csv"} in filter_rules
+
+
+def test_quarantine_expires(resources: dict[str, Any]) -> None:
+    rules = resources["ProcessedBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    quarantine = [r for r in rules if r.get("Prefix") == "rejected/"]
+    assert len(quarantine) == 1
+    assert quarantine[0]["ExpirationInDays"] == {"Ref": "QuarantineExpirationDays"}
+    assert any("NoncurrentVersionExpiration" in r for r in rules)
+
+
+def test_lambda_permission_avoids_the_cycle(resources: dict[str, Any]) -> None:
+    permission = resources["TriggerInvokePermission"]["Properties"]
+    assert permission["Principal"] == "s3.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    source_arn = _sub_text(permission["SourceArn"])
+    assert source_arn.endswith(":s3:::${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}")
+    assert "LandingBucket" not in _references(permission)
+
+
+def test_no_wildcards_or_managed_full_access(resources: dict[str, Any]) -> None:
+    iam = {**_of_type(resources, "AWS::IAM::Role"), **_of_type(resources, "AWS::IAM::Policy")}
+    assert iam
+    for logical_id, resource in iam.items():
+        props = resource["Properties"]
+        for arn in props.get("ManagedPolicyArns", []):
+            text = _sub_text(arn) if not isinstance(arn, str) else arn
+            assert "FullAccess" not in text, logical_id
+            assert "AWSGlueServiceRole" not in text, logical_id
+        statements = (
+            _policy_statements(resource)
+            if resource["Type"] == "AWS::IAM::Role"
+            else _as_list(props["PolicyDocument"]["Statement"])
+        )
+        for statement in statements:
+            if statement["Effect"] != "Allow":
+                continue
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, f"{logical_id}: wildcard action {action}"
+            for resource_arn in _as_list(statement["Resource"]):
+                assert resource_arn != "*", f"{logical_id}: Resource '*' for {statement['Action']}"
+
+
+def test_trigger_role_is_least_privilege(resources: dict[str, Any]) -> None:
+    role = resources["TriggerRole"]
+    assert _allowed_actions(role) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "glue:StartJobRun",
+        "sqs:SendMessage",
+    }
+    (job_arn,) = _resources_for(role, "glue:StartJobRun")
+    assert _sub_text(job_arn).endswith(":job/${GlueJob}")
+    assert _resources_for(role, "sqs:SendMessage") == [
+        {"Fn::GetAtt": ["TriggerFailureQueue", "Arn"]}
+    ]
+    assert _resources_for(role, "logs:PutLogEvents") == [{"Fn::GetAtt": ["TriggerLogGroup", "Arn"]}]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_glue_role_is_least_privilege(resources: dict[str, Any]) -> None:
+    role = resources["GlueJobRole"]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
+    actions = _allowed_actions(role)
+    assert {a.split(":")[0] for a in actions} == {"s3", "logs"}
+    landing = "${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}"
+    artifacts = "${ArtifactsBucketName}/${ArtifactsPrefix}/*"
+
+    readable = [_sub_text(r) for r in _resources_for(role, "s3:GetObject")]
+    assert any(r.endswith(f":s3:::{landing}/*") for r in readable)
+    assert any(r.endswith(f":s3:::{artifacts}") for r in readable)
+    assert "${ProcessedBucket.Arn}/*" in readable
+    # Writes and deletes only in the processed bucket.
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert [_sub_text(r) for r in _resources_for(role, action)] == ["${ProcessedBucket.Arn}/*"]
+    assert _resources_for(role, "logs:PutLogEvents") == [
+        {"Fn::GetAtt": ["GlueErrorLogGroup", "Arn"]},
+        {"Fn::GetAtt": ["GlueOutputLogGroup", "Arn"]},
+    ]
+    prefix = _sub_text(
+        resources["GlueJob"]["Properties"]["DefaultArguments"]["--custom-logGroup-prefix"]
+    )
+    assert [
+        _sub_text(r).split(":log-group:")[1] for r in _resources_for(role, "logs:CreateLogGroup")
+    ] == [
+        f"{prefix}/error",
+        f"{prefix}/output",
+    ]
+
+
+def test_glue_job(resources: dict[str, Any]) -> None:
+    props = resources["GlueJob"]["Properties"]
+    assert props["GlueVersion"] == {"Ref": "GlueVersion"}
+    assert props["WorkerType"] == {"Ref": "GlueWorkerType"}
+    assert props["NumberOfWorkers"] == {"Ref": "GlueNumberOfWorkers"}
+    assert props["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+    assert props["JobRunQueuingEnabled"] is True
+    assert props["Timeout"] == {"Ref": "GlueTimeoutMinutes"}
+    assert props["Command"]["Name"] == "glueetl"
+    assert (
+        _sub_text(props["Command"]["ScriptLocation"])
+        == "s3://${ArtifactsBucketName}/${ArtifactsPrefix}/glue_entrypoint.py"
+    )
+    arguments = props["DefaultArguments"]
+    assert _sub_text(arguments["--output_path"]) == "s3://${ProcessedBucket}"
+    assert arguments["--job-language"] == "python"
+    assert arguments["--enable-continuous-cloudwatch-log"] == "true"
+    modules = _sub_text(arguments["--additional-python-modules"]).split(",")
+    assert modules[0] == "s3://${ArtifactsBucketName}/${ArtifactsPrefix}/${WheelFileName}"
+    assert [m for m in modules if m.startswith("pydantic")] == ["pydantic~=2.6"]
+    # The custom log group prefix matches the log groups the stack creates.
+    prefix = _sub_text(arguments["--custom-logGroup-prefix"])
+    assert _sub_text(resources["GlueErrorLogGroup"]["Properties"]["LogGroupName"]) == (
+        prefix + "/error"
+    )
+    assert _sub_text(resources["GlueOutputLogGroup"]["Properties"]["LogGroupName"]) == (
+        prefix + "/output"
+    )
+
+
+def test_trigger_function(resources: dict[str, Any]) -> None:
+    props = resources["TriggerFunction"]["Properties"]
+    assert props["Runtime"] == "python3.11"
+    assert props["Handler"] == "lambda_handler.handler"
+    assert props["Code"]["S3Bucket"] == {"Ref": "ArtifactsBucketName"}
+    assert props["Role"] == {"Fn::GetAtt": ["TriggerRole", "Arn"]}
+    env = props["Environment"]["Variables"]
+    assert set(env) >= {
+        "GLUE_JOB_NAME",
+        "LANDING_BUCKET",
+        "LANDING_PREFIX",
+        "ALLOWED_SUFFIXES",
+        "OUTPUT_PATH",
+    }
+    assert env["GLUE_JOB_NAME"] == {"Ref": "GlueJob"}
+    assert _sub_text(env["LANDING_BUCKET"]) == _sub_text(
+        resources["LandingBucket"]["Properties"]["BucketName"]
+    )
+    assert env["ALLOWED_SUFFIXES"] == ".csv"
+    assert _sub_text(env["OUTPUT_PATH"]) == "s3://${ProcessedBucket}"
+    assert "ReservedConcurrentExecutions" in props
+    log_group = _sub_text(resources["TriggerLogGroup"]["Properties"]["LogGroupName"])
+    assert log_group == "/aws/lambda/" + _sub_text(props["FunctionName"])
+
+
+def test_bounded_retries_and_failure_queue(resources: dict[str, Any]) -> None:
+    config = resources["TriggerInvokeConfig"]["Properties"]
+    assert config["FunctionName"] == {"Ref": "TriggerFunction"}
+    assert config["MaximumRetryAttempts"] == 2
+    assert 60 <= config["MaximumEventAgeInSeconds"] <= 21600
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["TriggerFailureQueue", "Arn"]
+    }
+    queue = resources["TriggerFailureQueue"]["Properties"]
+    assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
+
+
+def test_log_groups_have_retention(resources: dict[str, Any]) -> None:
+    groups = _of_type(resources, "AWS::Logs::LogGroup")
+    assert set(groups) == {"TriggerLogGroup", "GlueErrorLogGroup", "GlueOutputLogGroup"}
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+
+
+EXPECTED_TABLES = {
+    "reviews": (
+        "processed-data/",
+        [
+            ("review_id", "string"),
+            ("product_id", "string"),
+            ("customer_id", "string"),
+            ("rating", "int"),
+            ("review_date", "date"),
+            ("review_text", "string"),
+            ("source_file", "string"),
+            ("run_id", "string"),
+            ("ingested_at", "timestamp"),
+        ],
+        True,
+    ),
+    "rejected_reviews": (
+        "rejected/",
+        [
+            ("review_id", "string"),
+            ("product_id", "string"),
+            ("customer_id", "string"),
+            ("rating", "string"),
+            ("review_date", "string"),
+            ("review_text", "string"),
+            ("raw_record", "string"),
+            ("reject_reason", "string"),
+            ("source_file", "string"),
+            ("run_id", "string"),
+            ("ingested_at", "timestamp"),
+        ],
+        True,
+    ),
+    "daily_review_counts": (
+        "Athena Results/daily_review_counts/",
+        [
+            ("review_date", "date"),
+            ("product_id", "string"),
+            ("review_count", "bigint"),
+            ("avg_rating", "double"),
+        ],
+        False,
+    ),
+    "top_5_customers": (
+        "Athena Results/top_5_customers/",
+        [
+            ("rank", "int"),
+            ("customer_id", "string"),
+            ("review_count", "bigint"),
+            ("avg_rating", "double"),
+        ],
+        False,
+    ),
+    "rating_distribution": (
+        "Athena Results/rating_distribution/",
+        [("rating", "int"), ("review_count", "bigint"), ("share", "double")],
+        False,
+    ),
+}
+
+
+def test_catalog_tables_match_the_output_layout(resources: dict[str, Any]) -> None:
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]
+        for t in _of_type(resources, "AWS::Glue::Table").values()
+    }
+    assert set(tables) == set(EXPECTED_TABLES)
+    for name, (folder, columns, partitioned) in EXPECTED_TABLES.items():
+        props = tables[name]
+        assert props["DatabaseName"] == {"Ref": "GlueDatabase"}
+        table = props["TableInput"]
+        storage = table["StorageDescriptor"]
+        assert _sub_text(storage["Location"]) == f"s3://${{ProcessedBucket}}/{folder}", name
+        assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == columns, name
+        assert "Parquet" in storage["SerdeInfo"]["SerializationLibrary"]
+        assert table["Parameters"]["classification"] == "parquet"
+        keys = [(k["Name"], k["Type"]) for k in table.get("PartitionKeys", [])]
+        assert keys == ([("source_id", "string")] if partitioned else []), name
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    assert set(template["Outputs"]) >= {
+        "LandingBucketName",
+        "ProcessedBucketName",
+        "GlueJobName",
+        "TriggerFunctionName",
+        "DatabaseName",
+        "FailureQueueUrl",
+    }
