@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
     )
-    run.set_defaults(handler=_cmd_run)
+    run.set_defaults(func=_cmd_run)
 
     watch = commands.add_parser(
         "watch",
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--max-reject-ratio", type=_share, default=DEFAULT_MAX_REJECT_RATIO)
     watch.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     watch.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
-    watch.set_defaults(handler=_cmd_watch)
+    watch.set_defaults(func=_cmd_watch)
 
     sample = commands.add_parser(
         "sample",
@@ -259,7 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DIRTY_SHARE,
         help=f"share of dirty rows (default {DEFAULT_DIRTY_SHARE})",
     )
-    sample.set_defaults(handler=_cmd_sample)
+    sample.set_defaults(func=_cmd_sample)
+
+    # Packaging and deployment need no Spark, only boto3 (a base dependency).
+    from reviews_etl.deploy import add_deploy_parsers
+    from reviews_etl.packaging import add_package_parser
+
+    add_package_parser(commands)
+    add_deploy_parsers(commands)
     return parser
 
 
@@ -271,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
-    handler: Handler = args.handler
+    handler: Handler = args.func
     try:
         return handler(args)
     except (ReviewsEtlError, ConfigError) as exc:

@@ -34,7 +34,7 @@ from reviews_etl.logs import get_logger, log_event
 from reviews_etl.reader import HeaderMapping, inspect_source, read_reviews_csv
 from reviews_etl.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.session import apply_pipeline_settings
-from reviews_etl.storage import HadoopFS, join, normalise_path
+from reviews_etl.storage import HadoopFS, absolute_local, join, normalise_path
 from reviews_etl.transforms import (
     add_lineage,
     clean_reviews,
@@ -160,7 +160,7 @@ class _RunContext:
 
 class _Paths:
     def __init__(self, config: PipelineConfig) -> None:
-        layout, root = config.layout, config.output_root
+        layout, root = config.layout, absolute_local(config.output_root)
         self.curated = join(root, layout.curated)
         self.rejected = join(root, layout.rejected)
         self.daily = join(root, layout.analyses, layout.daily_review_counts)
@@ -308,12 +308,13 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
     )
     log_event(logger, "run_started", run_id=run.run_id, sources=config.sources)
 
+    sources = [absolute_local(source) for source in config.sources]
     with run.watch.stage("read"):
-        headers = [inspect_source(spark, source) for source in config.sources]
+        headers = [inspect_source(spark, source) for source in sources]
 
     gate_error: QualityGateError | None = None
     try:
-        for source, header in zip(config.sources, headers, strict=True):
+        for source, header in zip(sources, headers, strict=True):
             batch = _process_batch(spark, run, source, header)
             run.batches.append(batch)
             run.outputs["rejected"] += batch.rows_rejected

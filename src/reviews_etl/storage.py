@@ -29,6 +29,12 @@ def normalise_path(path: str) -> str:
     return os.path.abspath(path)
 
 
+def absolute_local(path: str) -> str:
+    """Scheme-less paths made absolute in Python's working directory, which a notebook may
+    have changed after the JVM (which resolves relative paths in its own) started."""
+    return path if "://" in path or path.lower().startswith("file:") else os.path.abspath(path)
+
+
 def join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
 
