@@ -289,6 +289,28 @@ def test_cli_gate_failure_prints_summary_then_reason(spark, tmp_path, capsys) ->
     assert json.loads(capsys.readouterr().out)["rows_accepted"] == 1
 
 
+def test_cli_options_top_n_run_id_and_verbose(spark, tmp_path, capsys, caplog) -> None:
+    out = tmp_path / "out"
+    argv = ["run", str(CLASS_REVIEWS), "--output", str(out), "--top-n", "3", "--run-id", "r-1"]
+    assert main([*argv, "--verbose", "--json", "--no-stop-spark"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["run_id"], printed["top_n"], printed["outputs"]["top_customers"]) == (
+        "r-1",
+        3,
+        3,
+    )
+    assert json.loads((out / "_runs" / "r-1.json").read_text())["run_id"] == "r-1"
+    events = [
+        json.loads(r.getMessage())["event"]
+        for r in caplog.records
+        if r.name.startswith("reviews_etl")
+    ]
+    assert {"run_started", "batch_processed", "run_finished"} <= set(events)
+    caplog.clear()
+    assert main([*argv[:-1], "r-2", "--no-stop-spark"]) == 0
+    assert not [r for r in caplog.records if r.name.startswith("reviews_etl")]
+
+
 def test_module_entry_point_runs(tmp_path) -> None:
     import subprocess
 

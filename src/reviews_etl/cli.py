@@ -16,6 +16,7 @@ from reviews_etl.config import (
     PipelineConfig,
 )
 from reviews_etl.errors import ConfigError, QualityGateError, ReviewsEtlError
+from reviews_etl.logs import get_logger
 from reviews_etl.sample import DEFAULT_DIRTY_SHARE, write_sample_file
 
 if TYPE_CHECKING:
@@ -183,13 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
         "analyses, locally or on AWS Glue.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "-v", "--verbose", action="store_true", help="log one JSON line per decision to stderr"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
+        parents=[common],
         help="process CSV files (one batch each) into the output layout",
         description="Process each SOURCE as one batch, in order: clean, quarantine, write "
         "curated Parquet, then refresh the three analyses over all curated data.",
@@ -219,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = commands.add_parser(
         "watch",
+        parents=[common],
         help="process each CSV that lands in a local folder, once (local stand-in for S3+Lambda)",
         description="Watch LANDING_DIR and process each complete CSV once, through the same "
         "trigger rules as the Lambda, with local Spark in place of Glue. What was processed is "
@@ -273,11 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    verbose = getattr(args, "verbose", False)
+    get_logger().setLevel(logging.INFO if verbose else logging.WARNING)
     handler: Handler = args.func
     try:
         return handler(args)
