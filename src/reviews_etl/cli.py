@@ -110,34 +110,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         max_reject_ratio=args.max_reject_ratio,
         run_id=args.run_id,
     )
-    from reviews_etl.pipeline import RunResult, run_pipeline
+    from reviews_etl.pipeline import run_pipeline
 
     spark = start_spark(args.master, args.driver_memory)
     try:
         result = run_pipeline(spark, config)
-    except QualityGateError:
+    except QualityGateError as exc:
         # The failed manifest was written; show it before the one-line reason.
-        manifest = _latest_manifest(spark, config)
-        if manifest is not None:
-            print(format_summary(RunResult.model_validate_json(manifest)))
+        if exc.result is not None:
+            print(format_summary(exc.result))
         raise
     finally:
         if args.stop_spark:
             spark.stop()
     print(result.model_dump_json(indent=2) if args.json else format_summary(result))
     return 0
-
-
-def _latest_manifest(spark: SparkSession, config: PipelineConfig) -> str | None:
-    from reviews_etl.storage import HadoopFS, join
-
-    fs = HadoopFS(spark)
-    runs = join(config.output_root, config.layout.runs)
-    names = [n for n in fs.list_names(runs) if n.endswith(".json")]
-    if not names:
-        return None
-    newest = max(names, key=lambda n: fs.modification_time(join(runs, n)))
-    return fs.read_text(join(runs, newest))
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:

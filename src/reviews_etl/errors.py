@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reviews_etl.pipeline import RunResult
+
 
 class ReviewsEtlError(Exception):
     """Base class of every error this library raises on purpose."""
@@ -57,3 +62,5 @@ class QualityGateError(ReviewsEtlError):
         self.rejected = rejected
         self.read = read
         self.max_reject_ratio = max_reject_ratio
+        # The failed run's manifest, set by run_pipeline once it is written.
+        self.result: RunResult | None = None

@@ -331,6 +331,7 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
         raise
     result = _write_manifest(spark, run, error=str(gate_error) if gate_error else None)
     if gate_error is not None:
+        gate_error.result = result
         raise gate_error
     return result
 

@@ -9,20 +9,20 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-_SCHEMES_WITHOUT_HADOOP_ALIASES = {"s3a": "s3", "s3n": "s3"}
+_S3_ALIASES = {"s3a": "s3", "s3n": "s3"}
 
 
 def normalise_path(path: str) -> str:
     """A stable identity for a source or output path.
 
-    Local paths become absolute ``file:`` paths' plain form, so ``./a.csv`` and its absolute
+    Local paths (plain or ``file:``) become absolute, so ``./a.csv`` and its absolute
     spelling are the same object; ``s3a://``/``s3n://`` are spelled ``s3://``.
     """
     if path.lower().startswith("file:") and not path.lower().startswith("file://"):
         return os.path.abspath(path[len("file:") :])
     scheme, sep, rest = path.partition("://")
     if sep:
-        scheme = _SCHEMES_WITHOUT_HADOOP_ALIASES.get(scheme.lower(), scheme.lower())
+        scheme = _S3_ALIASES.get(scheme.lower(), scheme.lower())
         if scheme == "file":
             return os.path.abspath(rest)
         return f"{scheme}://{rest}"
@@ -64,10 +64,6 @@ class HadoopFS:
         status = fs.getFileStatus(jpath)
         return FileInfo(exists=True, is_file=bool(status.isFile()), size=int(status.getLen()))
 
-    def exists(self, path: str) -> bool:
-        fs, jpath = self._resolve(path)
-        return bool(fs.exists(jpath))
-
     def read_head(self, path: str, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` from the start of a file (enough for its header row)."""
         fs, jpath = self._resolve(path)
@@ -94,22 +90,3 @@ class HadoopFS:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
-
-    def read_text(self, path: str) -> str:
-        info = self.info(path)
-        return self.read_head(path, info.size).decode("utf-8")
-
-    def list_names(self, path: str) -> list[str]:
-        fs, jpath = self._resolve(path)
-        if not fs.exists(jpath):
-            return []
-        return sorted(str(status.getPath().getName()) for status in fs.listStatus(jpath))
-
-    def modification_time(self, path: str) -> int:
-        fs, jpath = self._resolve(path)
-        return int(fs.getFileStatus(jpath).getModificationTime())
-
-    def delete(self, path: str) -> None:
-        fs, jpath = self._resolve(path)
-        if fs.exists(jpath):
-            fs.delete(jpath, True)
