@@ -55,40 +55,37 @@ CLEAN_PREFIX = "clean_"
 
 # "4", " 4 ", "04", "4.0", "4.00" are the whole number 4; "4.5", "0", "6", "five" are not.
 _RATING_PATTERN = r"^0*([1-5])(\.0+)?$"
-_DATE_PATTERN = r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"
+_DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Java's \s: what "trimmed" means for every field.
+_WHITESPACE = " \t\n\r\f\u000b"
+# Working columns of validate_reviews; dropped by its final projection.
+_TRIMMED = "_trimmed_"
+_RATING_VALUE, _YEAR, _MONTH, _DAY, _DATE_VALUE = "_rating", "_year", "_month", "_day", "_date"
 
 
 def _clean(name: str) -> str:
     return CLEAN_PREFIX + name
 
 
+def _trimmed(name: str) -> Column:
+    return F.col(_TRIMMED + name)
+
+
 def trim_whitespace(column: Column) -> Column:
-    """Trim every kind of whitespace (``F.trim`` removes only spaces)."""
-    return F.regexp_replace(column, r"^\s+|\s+$", "")
+    """Trim every kind of whitespace at both ends (``F.trim`` removes only spaces)."""
+    return F.btrim(column, F.lit(_WHITESPACE))
 
 
 def _blank(column: Column) -> Column:
     return column.isNull() | (column == F.lit(""))
 
 
-def _rating_value(trimmed: Column) -> Column:
-    """The rating as an int, or null when it is not a whole number 1..5."""
-    digit = F.when(trimmed.rlike(_RATING_PATTERN), F.regexp_extract(trimmed, _RATING_PATTERN, 1))
-    # The cast only ever sees one digit or null, so it cannot fail under ANSI mode.
-    return digit.cast("int")
+def _real_date(year: Column, month: Column, day: Column) -> Column:
+    """The date, or null unless year/month/day name a real calendar day.
 
-
-def _date_value(trimmed: Column) -> Column:
-    """The date, or null unless the text is a real calendar date ``yyyy-MM-dd``.
-
-    Checked arithmetically rather than with ``to_date``, whose handling of ``2024-02-30``
-    depends on ``timeParserPolicy`` and whose failures raise under ANSI mode.
+    Arithmetic rather than ``to_date``, whose handling of ``2024-02-30`` depends on
+    ``timeParserPolicy`` and whose failures raise under ANSI mode.
     """
-    shaped = trimmed.rlike(_DATE_PATTERN)
-    year, month, day = (
-        F.when(shaped, F.regexp_extract(trimmed, _DATE_PATTERN, group)).cast("int")
-        for group in (1, 2, 3)
-    )
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     days_in_month = (
         F.when(month == 2, F.when(leap, F.lit(29)).otherwise(F.lit(28)))
@@ -115,33 +112,58 @@ def validate_reviews(df: DataFrame) -> DataFrame:
     if ROW_NUMBER not in df.columns:
         df = df.withColumn(ROW_NUMBER, F.monotonically_increasing_id())
 
-    trimmed = {name: trim_whitespace(F.col(name)) for name in RAW_COLUMNS}
-    rating = _rating_value(trimmed[RATING])
-    review_date = _date_value(trimmed[REVIEW_DATE])
+    # Staged projections, so each field is trimmed and parsed once per row: Spark does not
+    # share sub-expressions across CASE WHEN branches, and inlining these into the rules
+    # below ran the same functions dozens of times per row (2x slower end to end at 1M rows).
+    # Catalyst keeps the stages apart because merging them would duplicate the work.
+    trimmed = df.select(
+        *RAW_COLUMNS,
+        CORRUPT_RECORD,
+        ROW_NUMBER,
+        *(trim_whitespace(F.col(name)).alias(_TRIMMED + name) for name in RAW_COLUMNS),
+    )
+    rating_text, date_text = _trimmed(RATING), _trimmed(REVIEW_DATE)
+    shaped = date_text.rlike(_DATE_SHAPE)
+    # Every cast below sees only digits or null, so none can fail under ANSI mode.
+    parsed = trimmed.select(
+        "*",
+        F.when(
+            rating_text.rlike(_RATING_PATTERN), F.regexp_extract(rating_text, _RATING_PATTERN, 1)
+        )
+        .cast("int")
+        .alias(_RATING_VALUE),
+        F.when(shaped, F.substring(date_text, 1, 4)).cast("int").alias(_YEAR),
+        F.when(shaped, F.substring(date_text, 6, 2)).cast("int").alias(_MONTH),
+        F.when(shaped, F.substring(date_text, 9, 2)).cast("int").alias(_DAY),
+    )
+    dated = parsed.select(
+        "*", _real_date(F.col(_YEAR), F.col(_MONTH), F.col(_DAY)).alias(_DATE_VALUE)
+    )
+
     rules: list[tuple[Column, str]] = [
         (F.col(CORRUPT_RECORD).isNotNull(), RejectReason.MALFORMED_ROW),
-        (_blank(trimmed[REVIEW_ID]), RejectReason.MISSING_REVIEW_ID),
-        (_blank(trimmed[PRODUCT_ID]), RejectReason.MISSING_PRODUCT_ID),
-        (_blank(trimmed[CUSTOMER_ID]), RejectReason.MISSING_CUSTOMER_ID),
-        (_blank(trimmed[RATING]), RejectReason.MISSING_RATING),
-        (rating.isNull(), RejectReason.INVALID_RATING),
-        (_blank(trimmed[REVIEW_DATE]), RejectReason.MISSING_REVIEW_DATE),
-        (review_date.isNull(), RejectReason.INVALID_REVIEW_DATE),
+        (_blank(_trimmed(REVIEW_ID)), RejectReason.MISSING_REVIEW_ID),
+        (_blank(_trimmed(PRODUCT_ID)), RejectReason.MISSING_PRODUCT_ID),
+        (_blank(_trimmed(CUSTOMER_ID)), RejectReason.MISSING_CUSTOMER_ID),
+        (_blank(rating_text), RejectReason.MISSING_RATING),
+        (F.col(_RATING_VALUE).isNull(), RejectReason.INVALID_RATING),
+        (_blank(date_text), RejectReason.MISSING_REVIEW_DATE),
+        (F.col(_DATE_VALUE).isNull(), RejectReason.INVALID_REVIEW_DATE),
     ]
     first_failure = F.when(rules[0][0], F.lit(rules[0][1]))
     for failed, reason in rules[1:]:
         first_failure = first_failure.when(failed, F.lit(reason))
-
-    labelled = df.select(
-        *(F.col(name) for name in RAW_COLUMNS),
+    review_text = _trimmed(REVIEW_TEXT)
+    labelled = dated.select(
+        *RAW_COLUMNS,
         F.col(CORRUPT_RECORD).alias(RAW_RECORD),
-        F.col(ROW_NUMBER),
-        trimmed[REVIEW_ID].alias(_clean(REVIEW_ID)),
-        F.upper(trimmed[PRODUCT_ID]).alias(_clean(PRODUCT_ID)),
-        trimmed[CUSTOMER_ID].alias(_clean(CUSTOMER_ID)),
-        rating.alias(_clean(RATING)),
-        review_date.alias(_clean(REVIEW_DATE)),
-        F.when(~_blank(trimmed[REVIEW_TEXT]), trimmed[REVIEW_TEXT]).alias(_clean(REVIEW_TEXT)),
+        ROW_NUMBER,
+        _trimmed(REVIEW_ID).alias(_clean(REVIEW_ID)),
+        F.upper(_trimmed(PRODUCT_ID)).alias(_clean(PRODUCT_ID)),
+        _trimmed(CUSTOMER_ID).alias(_clean(CUSTOMER_ID)),
+        F.col(_RATING_VALUE).alias(_clean(RATING)),
+        F.col(_DATE_VALUE).alias(_clean(REVIEW_DATE)),
+        F.when(~_blank(review_text), review_text).alias(_clean(REVIEW_TEXT)),
         first_failure.alias(REJECT_REASON),
     )
     # Rule 9: among rows that pass rules 1-8, the first in file order keeps its review_id.
