@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import duckdb_impl
 
 REJECT_REASONS = (
     "malformed_row",
@@ -48,7 +49,6 @@ TOLERANCE = 1e-9
 CURATED_COLUMNS = "review_id, product_id, customer_id, rating, review_date, review_text"
 RAW_FIELDS = "review_id, product_id, customer_id, rating, review_date, review_text"
 WHITESPACE_SQL = "chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
-TOP_N = 5
 
 
 @dataclass
@@ -283,28 +283,7 @@ def expected_seed_analyses(
           AND try_cast({review_date} AS DATE) IS NOT NULL
         """
     )
-    queries = {
-        "daily_review_counts": """
-            SELECT review_date, product_id, count(*) AS review_count,
-                   avg(CAST(rating AS DOUBLE)) AS avg_rating
-            FROM seed_rows GROUP BY review_date, product_id""",
-        "top_5_customers": f"""
-            SELECT CAST(row_number() OVER (ORDER BY review_count DESC, customer_id) AS INTEGER)
-                       AS rank, customer_id, review_count, avg_rating
-            FROM (SELECT customer_id, count(*) AS review_count,
-                         avg(CAST(rating AS DOUBLE)) AS avg_rating
-                  FROM seed_rows GROUP BY customer_id
-                  ORDER BY review_count DESC, customer_id LIMIT {TOP_N})""",
-        "rating_distribution": """
-            WITH counts AS (
-                SELECT r.rating, count(s.rating) AS review_count
-                FROM (SELECT CAST(unnest(range(1, 6)) AS INTEGER) AS rating) r
-                LEFT JOIN seed_rows s ON s.rating = r.rating GROUP BY r.rating)
-            SELECT rating, review_count,
-                   CASE WHEN sum(review_count) OVER () > 0
-                        THEN review_count / sum(review_count) OVER () ELSE 0.0 END AS share
-            FROM counts""",
-    }
+    queries = duckdb_impl.analysis_queries("seed_rows")
     out: dict[str, list[dict[str, Any]]] = {}
     for name, query in queries.items():
         cur = con.execute(query)

@@ -131,6 +131,36 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
     con.execute(f"COPY ({query}) TO {_sql_str(str(target))} (FORMAT parquet, COMPRESSION snappy)")
 
 
+def analysis_queries(table: str) -> dict[str, str]:
+    """The three analyses over ``table`` (review_id, product_id, customer_id, rating,
+    review_date), as DuckDB SQL: the contract's definitions, written once."""
+    return {
+        "daily_review_counts": f"""
+            SELECT review_date, product_id, count(*) AS review_count,
+                   avg(CAST(rating AS DOUBLE)) AS avg_rating
+            FROM {table} GROUP BY review_date, product_id""",
+        "top_5_customers": f"""
+            SELECT CAST(row_number() OVER (ORDER BY review_count DESC, customer_id) AS INTEGER)
+                       AS rank, customer_id, review_count, avg_rating
+            FROM (SELECT customer_id, count(*) AS review_count,
+                         avg(CAST(rating AS DOUBLE)) AS avg_rating
+                  FROM {table} GROUP BY customer_id
+                  ORDER BY review_count DESC, customer_id LIMIT {TOP_N})
+            ORDER BY rank""",
+        "rating_distribution": f"""
+            WITH counts AS (
+                SELECT r.rating, count(t.rating) AS review_count
+                FROM (SELECT CAST(unnest(range(1, 6)) AS INTEGER) AS rating) r
+                LEFT JOIN {table} t ON t.rating = r.rating
+                GROUP BY r.rating
+            )
+            SELECT rating, review_count,
+                   CASE WHEN sum(review_count) OVER () > 0
+                        THEN review_count / sum(review_count) OVER () ELSE 0.0 END AS share
+            FROM counts ORDER BY rating""",
+    }
+
+
 def run(source: Path, output: Path, threads: int = 2, run_id: str | None = None) -> dict[str, Any]:
     """Process one CSV into ``output``; returns the manifest (also written to ``_runs/``)."""
     started_at = dt.datetime.now(dt.UTC)
@@ -285,31 +315,7 @@ def run(source: Path, output: Path, threads: int = 2, run_id: str | None = None)
             FROM latest
             """
         )
-        analyses = {
-            "daily_review_counts": """
-                SELECT review_date, product_id, count(*) AS review_count,
-                       avg(CAST(rating AS DOUBLE)) AS avg_rating
-                FROM latest_rows GROUP BY review_date, product_id""",
-            "top_5_customers": f"""
-                SELECT CAST(row_number() OVER (ORDER BY review_count DESC, customer_id) AS INTEGER)
-                           AS rank, customer_id, review_count, avg_rating
-                FROM (SELECT customer_id, count(*) AS review_count,
-                             avg(CAST(rating AS DOUBLE)) AS avg_rating
-                      FROM latest_rows GROUP BY customer_id
-                      ORDER BY review_count DESC, customer_id LIMIT {TOP_N})
-                ORDER BY rank""",
-            "rating_distribution": """
-                WITH counts AS (
-                    SELECT r.rating, count(l.rating) AS review_count
-                    FROM (SELECT CAST(unnest(range(1, 6)) AS INTEGER) AS rating) r
-                    LEFT JOIN latest_rows l ON l.rating = r.rating
-                    GROUP BY r.rating
-                )
-                SELECT rating, review_count,
-                       CASE WHEN sum(review_count) OVER () > 0
-                            THEN review_count / sum(review_count) OVER () ELSE 0.0 END AS share
-                FROM counts ORDER BY rating""",
-        }
+        analyses = analysis_queries("latest_rows")
         for name, query in analyses.items():
             con.execute(f"CREATE TABLE {name} AS {query}")
         outputs = {"curated": accepted, "rejected": rows_rejected}

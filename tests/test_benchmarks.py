@@ -72,7 +72,9 @@ def test_benchmark_implementations_agree(tmp_path: Path) -> None:
 
 
 def _load(name: str) -> ModuleType:
-    """A module of benchmarks/ (a folder of scripts, not a package)."""
+    """A module of benchmarks/ (a folder of scripts, not a package, importing each other)."""
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(
         f"benchmarks_{name}", REPO / "benchmarks" / f"{name}.py"
     )
