@@ -158,3 +158,21 @@ def test_watch_runs_the_pipeline_for_two_files_one_written_slowly(spark, dirs) -
     assert "5 read, 5 accepted, 0 rejected" in slow_line
     rows = spark.read.parquet(str(out / "processed-data")).count()
     assert rows == 7
+
+
+@pytest.mark.slow
+def test_watch_command_once_processes_what_is_there_and_exits(spark, dirs, capsys) -> None:
+    pytest.importorskip("pyspark")
+    from reviews_etl.cli import main
+
+    landing, out = dirs
+    (landing / "a.csv").write_text(HEADER + "1,p1,c1,5,2024-01-01,\n")
+    (landing / "b.tsv").write_text("x")
+    argv = ["watch", str(landing), "--output", str(out), "--once", "--interval", "0.1"]
+    assert main([*argv, "--settle", "0.3", "--suffix", ".csv", "--no-stop-spark"]) == 0
+    printed = capsys.readouterr().out
+    assert "succeeded a.csv" in printed
+    assert "skipped   b.tsv  suffix_not_allowed" in printed
+    assert main([*argv, "--no-stop-spark"]) == 0  # a restart: nothing new
+    assert "a.csv" not in capsys.readouterr().out
+    assert main(["watch", str(landing / "nope"), "--output", str(out), "--once"]) == 1

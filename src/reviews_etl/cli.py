@@ -154,7 +154,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopped", flush=True)
     finally:
-        spark.stop()
+        if args.stop_spark:
+            spark.stop()
     return 0
 
 
@@ -175,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="store_true", help="log one JSON line per decision to stderr"
+    )
+    common.add_argument(
+        "--no-stop-spark",
+        dest="stop_spark",
+        action="store_false",
+        help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
     )
 
     run = commands.add_parser(
@@ -199,12 +206,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     run.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
-    run.add_argument(
-        "--no-stop-spark",
-        dest="stop_spark",
-        action="store_false",
-        help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
-    )
     run.set_defaults(func=_cmd_run)
 
     watch = commands.add_parser(
