@@ -105,6 +105,11 @@ def validate_reviews(df: DataFrame) -> DataFrame:
     ``clean_*`` columns and ``reject_reason``. Feed it to :func:`clean_reviews` and
     :func:`quarantine_reviews`, or use those directly on raw data.
     """
+    return df.transform(label_first_failing_rule).transform(mark_duplicate_review_ids)
+
+
+def label_first_failing_rule(df: DataFrame) -> DataFrame:
+    """Rules 1-8 of :func:`validate_reviews` (everything but the duplicate check)."""
     if REVIEW_TEXT not in df.columns:
         df = df.withColumn(REVIEW_TEXT, F.lit(None).cast("string"))
     if CORRUPT_RECORD not in df.columns:
@@ -154,7 +159,7 @@ def validate_reviews(df: DataFrame) -> DataFrame:
     for failed, reason in rules[1:]:
         first_failure = first_failure.when(failed, F.lit(reason))
     review_text = _trimmed(REVIEW_TEXT)
-    labelled = dated.select(
+    return dated.select(
         *RAW_COLUMNS,
         F.col(CORRUPT_RECORD).alias(RAW_RECORD),
         ROW_NUMBER,
@@ -166,7 +171,10 @@ def validate_reviews(df: DataFrame) -> DataFrame:
         F.when(~_blank(review_text), review_text).alias(_clean(REVIEW_TEXT)),
         first_failure.alias(REJECT_REASON),
     )
-    # Rule 9: among rows that pass rules 1-8, the first in file order keeps its review_id.
+
+
+def mark_duplicate_review_ids(labelled: DataFrame) -> DataFrame:
+    """Rule 9: among rows that pass rules 1-8, the first in file order keeps its review_id."""
     passes = F.col(REJECT_REASON).isNull()
     first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(Window.partitionBy(_clean(REVIEW_ID)))
     return labelled.withColumn(
