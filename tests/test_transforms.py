@@ -22,13 +22,19 @@ from reviews_etl import (
     top_customers,
     validate_reviews,
 )
-from reviews_etl.columns import RAW_COLUMNS, REJECT_REASON, RejectReason
+from reviews_etl.columns import RAW_COLUMNS, REJECT_REASON, ROW_NUMBER, RejectReason
 from reviews_etl.schemas import (
     CLEAN_SCHEMA,
     DAILY_REVIEW_COUNTS_SCHEMA,
     RATING_DISTRIBUTION_SCHEMA,
     REJECTED_CORE_SCHEMA,
     TOP_CUSTOMERS_SCHEMA,
+)
+from reviews_etl.transforms import (
+    FIRST_ROW,
+    duplicate_review_ids,
+    label_first_failing_rule,
+    mark_duplicate_review_ids,
 )
 
 RAW = T.StructType([T.StructField(name, T.StringType(), True) for name in RAW_COLUMNS])
@@ -123,6 +129,65 @@ def test_duplicates_first_valid_occurrence_in_file_order_wins(spark) -> None:
         None,
         RejectReason.DUPLICATE_REVIEW_ID,
     ]
+
+
+def labelled_with_duplicates(spark: SparkSession):
+    """Rows 1-8 labelled, with explicit row numbers (not in file order of the DataFrame)."""
+    schema = T.StructType([*RAW.fields, T.StructField(ROW_NUMBER, T.LongType(), True)])
+    rows = [
+        ("b", "p", "c", "5", "2024-01-03", None, 40),
+        ("a", "p", "c", "9", "2024-01-01", "invalid, so not the first a", 10),
+        ("a", "p", "c", "3", "2024-01-01", "first valid a", 20),
+        (" a ", "p", "c", "4", "2024-01-02", "same id once trimmed", 30),
+        ("b", "p", "c", "5", "2024-01-03", "first b", 35),
+        ("a", "p", "c", "4", "2024-01-02", "third a", 50),
+        ("once", "p", "c", "4", "2024-01-02", None, 60),
+        (None, "p", "c", "4", "2024-01-02", "no id", 70),
+        (None, "p", "c", "4", "2024-01-02", "no id again", 80),
+    ]
+    return spark.createDataFrame(rows, schema).transform(label_first_failing_rule)
+
+
+def test_duplicate_review_ids_lists_each_repeated_id_with_its_first_row(spark) -> None:
+    expected = spark.createDataFrame(
+        [("a", 20), ("b", 35)],
+        T.StructType(
+            [
+                T.StructField("clean_review_id", T.StringType(), True),
+                T.StructField(FIRST_ROW, T.LongType(), True),
+            ]
+        ),
+    )
+    got = duplicate_review_ids(labelled_with_duplicates(spark))
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_broadcast_dedupe_marks_the_same_rows_as_the_window(spark) -> None:
+    labelled = labelled_with_duplicates(spark)
+    by_window = mark_duplicate_review_ids(labelled)
+    by_broadcast = mark_duplicate_review_ids(labelled, duplicate_review_ids(labelled))
+    assert by_broadcast.columns == by_window.columns == labelled.columns
+    assert_df_equality(by_broadcast, by_window, ignore_row_order=True)
+    got = {r[ROW_NUMBER]: r[REJECT_REASON] for r in by_broadcast.collect()}
+    assert got == {
+        10: RejectReason.INVALID_RATING,
+        20: None,
+        30: RejectReason.DUPLICATE_REVIEW_ID,
+        35: None,
+        40: RejectReason.DUPLICATE_REVIEW_ID,
+        50: RejectReason.DUPLICATE_REVIEW_ID,
+        60: None,
+        70: RejectReason.MISSING_REVIEW_ID,
+        80: RejectReason.MISSING_REVIEW_ID,
+    }
+
+
+def test_no_duplicates_marks_nothing(spark) -> None:
+    labelled = raw_df(spark, [GOOD, with_field(0, "r2")]).transform(label_first_failing_rule)
+    duplicates = duplicate_review_ids(labelled)
+    assert duplicates.count() == 0
+    marked = mark_duplicate_review_ids(labelled, duplicates)
+    assert [r[REJECT_REASON] for r in marked.collect()] == [None, None]
 
 
 def test_malformed_row_is_rule_one(spark) -> None:

@@ -61,6 +61,8 @@ _WHITESPACE = " \t\n\r\f\u000b"
 # Working columns of validate_reviews; dropped by its final projection.
 _TRIMMED = "_trimmed_"
 _RATING_VALUE, _YEAR, _MONTH, _DAY, _DATE_VALUE = "_rating", "_year", "_month", "_day", "_date"
+# Output of duplicate_review_ids beside clean_review_id: the row number of the first occurrence.
+FIRST_ROW = "_first_row"
 
 
 def _clean(name: str) -> str:
@@ -110,6 +112,17 @@ def validate_reviews(df: DataFrame) -> DataFrame:
 
 def label_first_failing_rule(df: DataFrame) -> DataFrame:
     """Rules 1-8 of :func:`validate_reviews` (everything but the duplicate check)."""
+    return df.transform(rule_labels).transform(add_normalised_text)
+
+
+def rule_labels(df: DataFrame) -> DataFrame:
+    """Rules 1-8 without the normalised text: the raw columns, ``raw_record``,
+    ``_row_number``, ``clean_rating``, ``clean_review_date`` and ``reject_reason``.
+
+    The compact form of :func:`label_first_failing_rule` (whose text columns
+    :func:`add_normalised_text` derives cheaply from the raw ones), for caching: the
+    normalised copies of the ids and the review text would double the strings held.
+    """
     if REVIEW_TEXT not in df.columns:
         df = df.withColumn(REVIEW_TEXT, F.lit(None).cast("string"))
     if CORRUPT_RECORD not in df.columns:
@@ -158,30 +171,77 @@ def label_first_failing_rule(df: DataFrame) -> DataFrame:
     first_failure = F.when(rules[0][0], F.lit(rules[0][1]))
     for failed, reason in rules[1:]:
         first_failure = first_failure.when(failed, F.lit(reason))
-    review_text = _trimmed(REVIEW_TEXT)
     return dated.select(
         *RAW_COLUMNS,
         F.col(CORRUPT_RECORD).alias(RAW_RECORD),
         ROW_NUMBER,
-        _trimmed(REVIEW_ID).alias(_clean(REVIEW_ID)),
-        F.upper(_trimmed(PRODUCT_ID)).alias(_clean(PRODUCT_ID)),
-        _trimmed(CUSTOMER_ID).alias(_clean(CUSTOMER_ID)),
         F.col(_RATING_VALUE).alias(_clean(RATING)),
         F.col(_DATE_VALUE).alias(_clean(REVIEW_DATE)),
-        F.when(~_blank(review_text), review_text).alias(_clean(REVIEW_TEXT)),
         first_failure.alias(REJECT_REASON),
     )
 
 
-def mark_duplicate_review_ids(labelled: DataFrame) -> DataFrame:
-    """Rule 9: among rows that pass rules 1-8, the first in file order keeps its review_id."""
-    passes = F.col(REJECT_REASON).isNull()
-    first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(Window.partitionBy(_clean(REVIEW_ID)))
-    return labelled.withColumn(
+def add_normalised_text(df: DataFrame) -> DataFrame:
+    """Complete the output of :func:`rule_labels` into that of
+    :func:`label_first_failing_rule`: ``clean_review_id``, ``clean_product_id``,
+    ``clean_customer_id`` and ``clean_review_text``, trimmed from the raw columns."""
+    review_text = trim_whitespace(F.col(REVIEW_TEXT))
+    return df.select(
+        *RAW_COLUMNS,
+        RAW_RECORD,
+        ROW_NUMBER,
+        trim_whitespace(F.col(REVIEW_ID)).alias(_clean(REVIEW_ID)),
+        F.upper(trim_whitespace(F.col(PRODUCT_ID))).alias(_clean(PRODUCT_ID)),
+        trim_whitespace(F.col(CUSTOMER_ID)).alias(_clean(CUSTOMER_ID)),
+        _clean(RATING),
+        _clean(REVIEW_DATE),
+        F.when(~_blank(review_text), review_text).alias(_clean(REVIEW_TEXT)),
         REJECT_REASON,
-        F.when(
-            passes & (F.col(ROW_NUMBER) != first_row), F.lit(RejectReason.DUPLICATE_REVIEW_ID)
-        ).otherwise(F.col(REJECT_REASON)),
+    )
+
+
+def duplicate_review_ids(labelled: DataFrame) -> DataFrame:
+    """The ``clean_review_id`` values held by more than one row passing rules 1-8, each with
+    the ``_first_row`` (row number) of its first occurrence.
+
+    Input: the output of :func:`label_first_failing_rule`. A hash aggregate of two narrow
+    columns; duplicates are usually rare, so the result is small enough to broadcast to
+    :func:`mark_duplicate_review_ids`.
+    """
+    return (
+        labelled.where(F.col(REJECT_REASON).isNull())
+        .groupBy(_clean(REVIEW_ID))
+        .agg(F.min(ROW_NUMBER).alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
+        .where(F.col("_occurrences") > 1)
+        .select(_clean(REVIEW_ID), FIRST_ROW)
+    )
+
+
+def mark_duplicate_review_ids(
+    labelled: DataFrame, duplicates: DataFrame | None = None
+) -> DataFrame:
+    """Rule 9: among rows that pass rules 1-8, the first in file order keeps its review_id.
+
+    Without ``duplicates`` a window over ``review_id`` finds each id's first row, which
+    shuffles and sorts every row with all its columns. With ``duplicates`` (the output of
+    :func:`duplicate_review_ids` for the same ``labelled``), that set is broadcast and joined
+    instead: no shuffle of the rows. Same result; pass it when it fits in memory.
+    """
+    passes = F.col(REJECT_REASON).isNull()
+    if duplicates is None:
+        scope = labelled
+        first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(
+            Window.partitionBy(_clean(REVIEW_ID))
+        )
+    else:
+        scope = labelled.join(F.broadcast(duplicates), on=_clean(REVIEW_ID), how="left")
+        # Ids missing from the broadcast set occur once: nothing to mark.
+        first_row = F.coalesce(F.col(FIRST_ROW), F.col(ROW_NUMBER))
+    reason = F.when(
+        passes & (F.col(ROW_NUMBER) != first_row), F.lit(RejectReason.DUPLICATE_REVIEW_ID)
+    ).otherwise(F.col(REJECT_REASON))
+    return scope.select(
+        *(reason.alias(name) if name == REJECT_REASON else F.col(name) for name in labelled.columns)
     )
 
 
