@@ -15,7 +15,7 @@ from reviews_etl.errors import (
     MissingColumnsError,
     SourceNotFoundError,
 )
-from reviews_etl.reader import inspect_source, parse_header
+from reviews_etl.reader import inspect_source, parse_header, partitions_for
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
@@ -113,3 +113,33 @@ def test_parse_header_handles_quoted_names() -> None:
         "rating": 3,
         "review_date": 4,
     }
+
+
+def test_records_are_spread_over_partitions_keeping_file_order(spark, write_csv) -> None:
+    lines = [f'{i},p,c,5,2024-01-01,"line one\nline two of {i}"\n' for i in range(40)]
+    path = write_csv(HEADER + "".join(lines) + "1,p,c,4,2024-01-02,a repeated id\n")
+    one = read_reviews_csv(spark, path, partitions=1)
+    spread = read_reviews_csv(spark, path, partitions=3)
+    assert (one.rdd.getNumPartitions(), spread.rdd.getNumPartitions()) == (1, 3)
+    ordered = [r.asDict() for r in spread.orderBy("_row_number").collect()]
+    assert ordered == rows_of(spark, path)
+    assert [r["review_id"] for r in ordered] == [str(i) for i in range(40)] + ["1"]
+    assert ordered[7]["review_text"] == "line one\nline two of 7"
+    # The later "1" is the duplicate whatever the partitioning.
+    last = spread.transform(validate_reviews).where(F.col("review_id") == "1")
+    assert sorted(r["reject_reason"] or "" for r in last.collect()) == ["", "duplicate_review_id"]
+
+
+def test_partitions_for_sizes_them_to_the_file_and_cores() -> None:
+    mib = 1 << 20
+    assert partitions_for(0, 4) == 1
+    assert partitions_for(15_000, 4) == 1  # a small file stays one partition and one file
+    assert partitions_for(20 * mib, 4) == 2  # 8 MiB per core at least
+    assert partitions_for(72 * mib, 4) == 4  # one per core
+    assert partitions_for(362 * mib, 4) == 6  # one per 64 MiB
+    assert partitions_for(362 * mib, 16) == 16
+
+
+def test_partitions_must_be_positive(spark, write_csv) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        read_reviews_csv(spark, write_csv(HEADER), partitions=0)

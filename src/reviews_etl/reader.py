@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ from reviews_etl.storage import HadoopFS
 UTF8_BOM = "\ufeff"
 # A header row longer than this is not a review CSV.
 HEADER_READ_LIMIT = 1 << 20
+# Parsed records are spread over one partition per this many bytes of CSV (and at least one
+# per core once the file is large enough to be worth it).
+PARTITION_BYTES = 64 << 20
+MIN_BYTES_PER_CORE = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class HeaderMapping:
 
     names: tuple[str, ...]  # the header as written (BOM removed)
     positions: dict[str, int]  # canonical column -> position
+    source_bytes: int | None = None  # size of the file, when read from storage
 
     def read_schema(self) -> T.StructType:
         """All-text schema in file order; unknown columns get placeholder names."""
@@ -97,19 +103,43 @@ def inspect_source(spark: SparkSession, source: str) -> HeaderMapping:
         if exc.start < len(head) - 4:
             raise InvalidHeaderError(source, f"not UTF-8 text (byte {exc.start})") from exc
         text = head[: exc.start].decode("utf-8")
-    return parse_header(source, text)
+    return dataclasses.replace(parse_header(source, text), source_bytes=info.size)
+
+
+def partitions_for(source_bytes: int, cores: int) -> int:
+    """How many partitions the records of a ``source_bytes`` file are spread over.
+
+    One per :data:`PARTITION_BYTES`, and at least one per core when each core then gets
+    :data:`MIN_BYTES_PER_CORE`: small files stay one partition (and one output file).
+    """
+    by_size = -(-source_bytes // PARTITION_BYTES)
+    worth_spreading = source_bytes // MIN_BYTES_PER_CORE
+    return max(1, by_size, min(cores, worth_spreading))
 
 
 def read_reviews_csv(
-    spark: SparkSession, source: str, header: HeaderMapping | None = None
+    spark: SparkSession,
+    source: str,
+    header: HeaderMapping | None = None,
+    partitions: int | None = None,
 ) -> DataFrame:
     """Read one review CSV as :data:`reviews_etl.schemas.RAW_SCHEMA` plus a file-order row number.
 
     Every field is text (cast later, explicitly, by the cleaning transform). Quoted fields may
     hold commas, doubled quotes and newlines. A record that does not parse into the header's
     number of fields keeps its text in ``_corrupt_record``.
+
+    Quoted newlines force Spark to parse a file as one unsplittable partition, so the parsed
+    records are then spread over ``partitions`` (default :func:`partitions_for` the file's
+    size and the cores) by a hash of the row number: whatever follows runs on every core.
     """
     mapping = header if header is not None else inspect_source(spark, source)
+    if partitions is None:
+        partitions = partitions_for(
+            mapping.source_bytes or 0, spark.sparkContext.defaultParallelism
+        )
+    if partitions < 1:
+        raise ValueError(f"partitions must be at least 1, got {partitions}")
     parsed = (
         spark.read.schema(mapping.read_schema())
         .option("header", True)
@@ -133,9 +163,12 @@ def read_reviews_csv(
     # multiLine makes a file one partition, so this id follows file order. It is taken in the
     # same projection that references _corrupt_record and every field, which also keeps
     # Spark's CSV column pruning from hiding malformed records.
-    return parsed.select(
+    numbered = parsed.select(
         *present,
         *absent,
         F.col(CORRUPT_RECORD),
         F.monotonically_increasing_id().alias(ROW_NUMBER),
-    ).select(*RAW_COLUMNS, CORRUPT_RECORD, ROW_NUMBER)
+    )
+    if partitions > 1:
+        numbered = numbered.repartition(partitions, F.col(ROW_NUMBER))
+    return numbered.select(*RAW_COLUMNS, CORRUPT_RECORD, ROW_NUMBER)
