@@ -18,9 +18,11 @@ import oracle
 from conftest import CLASS_REVIEWS
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl import pipeline as pipeline_module
+from reviews_etl import reader as reader_module
 from reviews_etl.cli import main
 from reviews_etl.errors import MissingColumnsError
 from reviews_etl.sample import write_sample_file
+from reviews_etl.storage import HadoopFS
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
@@ -99,7 +101,15 @@ def test_cli_run_on_the_class_file(spark, tmp_path, capsys) -> None:
     assert (dt.date(2025, 11, 14), "P-002", 2, 1.0) in daily
 
 
-def test_differential_against_an_independent_oracle(spark, tmp_path) -> None:
+@pytest.mark.parametrize("large_file_paths", [False, True], ids=["defaults", "spread-window"])
+def test_differential_against_an_independent_oracle(
+    spark, tmp_path, monkeypatch, large_file_paths
+) -> None:
+    if large_file_paths:
+        # The paths a large file takes: records spread over the cores, and rule 9 by the
+        # window because the duplicated ids are too many to broadcast.
+        monkeypatch.setattr(reader_module, "MIN_BYTES_PER_CORE", 1)
+        monkeypatch.setattr(pipeline_module, "DEDUPE_BROADCAST_LIMIT", 0)
     source = write_sample_file(tmp_path / "gen.csv", rows=3000, seed=7, dirty_share=0.2)
     expected = oracle.clean_file(source.read_text(encoding="utf-8"))
     assert all(expected.reasons[r] > 0 for r in pipeline_module.REJECT_REASONS)
@@ -213,6 +223,32 @@ def test_a_refused_file_writes_nothing(spark, tmp_path, write_csv) -> None:
     with pytest.raises(MissingColumnsError):
         run_pipeline(spark, PipelineConfig(sources=[good, bad], output_root=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
+
+
+def test_the_session_keeps_its_cache_compression_setting(spark, tmp_path, write_csv) -> None:
+    key = "spark.sql.inMemoryColumnarStorage.compressed"
+    rows = "1,p1,c1,5,2024-01-01,a\n2,p1,c1,4,2024-01-01,\n1,p1,c1,5,2024-01-01,again\n"
+    source = write_csv(HEADER + rows)
+    for value in ("true", "false"):
+        spark.conf.set(key, value)
+        try:
+            config = PipelineConfig(
+                sources=[source], output_root=str(tmp_path / value), max_reject_ratio=0.5
+            )
+            assert run_pipeline(spark, config).rejects_by_reason["duplicate_review_id"] == 1
+            assert spark.conf.get(key) == value
+        finally:
+            spark.conf.unset(key)
+
+
+def test_list_dirs_names_the_batch_folders(spark, tmp_path, write_csv) -> None:
+    out = tmp_path / "out"
+    first, second = write_csv(HEADER, "a.csv"), write_csv(HEADER, "b.csv")
+    run_pipeline(spark, PipelineConfig(sources=[first, second], output_root=str(out)))
+    fs = HadoopFS(spark)
+    expected = sorted(f"source_id={pipeline_module.source_id_for(s)}" for s in (first, second))
+    assert fs.list_dirs(str(out / "processed-data")) == expected
+    assert fs.list_dirs(str(out / "missing")) == []
 
 
 def test_header_only_file_is_a_valid_empty_batch(spark, tmp_path, write_csv) -> None:

@@ -64,6 +64,17 @@ class HadoopFS:
         status = fs.getFileStatus(jpath)
         return FileInfo(exists=True, is_file=bool(status.isFile()), size=int(status.getLen()))
 
+    def list_dirs(self, path: str) -> list[str]:
+        """Names of the folders directly under ``path`` (none when it does not exist)."""
+        fs, jpath = self._resolve(path)
+        if not fs.exists(jpath):
+            return []
+        return sorted(
+            str(status.getPath().getName())
+            for status in fs.listStatus(jpath)
+            if status.isDirectory()
+        )
+
     def read_head(self, path: str, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` from the start of a file (enough for its header row)."""
         fs, jpath = self._resolve(path)
