@@ -43,6 +43,8 @@ def test_benchmark_implementations_agree(tmp_path: Path) -> None:
             str(results_path),
             "--trigger-events",
             "20",
+            "--variant",
+            "compressed=benchmarks/candidates/compressed_cache.py",
         ],
         cwd=REPO,
         capture_output=True,
@@ -59,7 +61,7 @@ def test_benchmark_implementations_agree(tmp_path: Path) -> None:
     assert size["checks"]["agree"] is True
     assert size["checks"]["problems"] == []
     assert size["checks"]["skipped"] == []
-    for impl in ("pipeline", "duckdb", "seed_style"):
+    for impl in ("pipeline", "duckdb", "seed_style", "variant:compressed"):
         summary = size["implementations"][impl]["summary"]
         assert summary["runs_ok"] == 1
         assert summary["runs_failed"] == 0
