@@ -304,7 +304,8 @@ def latest_per_review_id(df: DataFrame) -> DataFrame:
 
     Ties on ``ingested_at`` (one run holding the id in two sources) go to the later source in
     the run, then the greater ``source_id``. Needs ``review_id`` and ``ingested_at``; keeps
-    the analysis columns. A hash aggregate of one struct per id, so no sort of whole rows.
+    the analysis columns. One ``max(struct)`` per id over the narrow analysis columns; a
+    struct with strings is no fixed-width aggregation buffer, so Spark plans a sort aggregate.
     """
     tie_breakers = [F.col(INGESTED_AT)]
     if SOURCE_ID in df.columns:
