@@ -135,9 +135,10 @@ def test_partitions_for_sizes_them_to_the_file_and_cores() -> None:
     assert partitions_for(0, 4) == 1
     assert partitions_for(15_000, 4) == 1  # a small file stays one partition and one file
     assert partitions_for(20 * mib, 4) == 2  # 8 MiB per core at least
-    assert partitions_for(72 * mib, 4) == 4  # one per core
-    assert partitions_for(362 * mib, 4) == 6  # one per 64 MiB
-    assert partitions_for(362 * mib, 16) == 16
+    assert partitions_for(24 * mib, 4) == 3  # one per core while each gets 8 MiB
+    assert partitions_for(72 * mib, 4) == 5  # one per 16 MiB
+    assert partitions_for(362 * mib, 4) == 23
+    assert partitions_for(20 * mib, 16) == 2
 
 
 def test_partitions_must_be_positive(spark, write_csv) -> None:

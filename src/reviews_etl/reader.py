@@ -30,8 +30,10 @@ UTF8_BOM = "\ufeff"
 # A header row longer than this is not a review CSV.
 HEADER_READ_LIMIT = 1 << 20
 # Parsed records are spread over one partition per this many bytes of CSV (and at least one
-# per core once the file is large enough to be worth it).
-PARTITION_BYTES = 64 << 20
+# per core once the file is large enough to be worth it). With 64 MiB a 20M-row file (1.48 GB)
+# died of OOM in a 2 GiB driver heap while labelling, caching and aggregating a partition;
+# 16 MiB ran it through (the 5M-row timings: docs/performance.md).
+PARTITION_BYTES = 16 << 20
 MIN_BYTES_PER_CORE = 8 << 20
 
 
