@@ -109,6 +109,7 @@ def test_differential_against_an_independent_oracle(
         # The paths a large file takes: records spread over the cores, and rule 9 by the
         # window because the duplicated ids are too many to broadcast.
         monkeypatch.setattr(reader_module, "MIN_BYTES_PER_CORE", 1)
+        monkeypatch.setattr(reader_module, "PARTITION_BYTES", 16 << 10)
         monkeypatch.setattr(pipeline_module, "DEDUPE_BROADCAST_LIMIT", 0)
     source = write_sample_file(tmp_path / "gen.csv", rows=3000, seed=7, dirty_share=0.2)
     expected = oracle.clean_file(source.read_text(encoding="utf-8"))
@@ -125,6 +126,10 @@ def test_differential_against_an_independent_oracle(
     assert result.rejects_by_reason == {r: expected.reasons[r] for r in result.rejects_by_reason}
 
     out = tmp_path / "out"
+    if large_file_paths:  # labelled in a dozen partitions, written as one file per core
+        assert source.stat().st_size > 10 * (16 << 10)
+        for folder in ("processed-data", "rejected"):
+            assert len(list((out / folder).glob("source_id=*/*.parquet"))) == 2, folder
     curated = {r["review_id"]: r for r in read(spark, out, "processed-data")}
     assert len(curated) == len(expected.accepted)
     for row in expected.accepted:

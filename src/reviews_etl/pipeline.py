@@ -32,7 +32,7 @@ from reviews_etl.columns import (
 from reviews_etl.config import PipelineConfig
 from reviews_etl.errors import QualityGateError
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.reader import HeaderMapping, inspect_source, read_reviews_csv
+from reviews_etl.reader import HeaderMapping, inspect_source, partitions_for, read_reviews_csv
 from reviews_etl.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.session import apply_pipeline_settings
 from reviews_etl.storage import HadoopFS, absolute_local, join, normalise_path
@@ -67,6 +67,9 @@ STAGES = (
 # Rule 9 broadcasts the duplicated review ids up to this many (a few tens of MB), and falls
 # back to a window over all rows, which shuffles and sorts them, above it.
 DEDUPE_BROADCAST_LIMIT = 1_000_000
+# One curated (and rejected) Parquet file per this many bytes of source CSV: about 25 MB of
+# Parquet per curated file.
+OUTPUT_FILE_SOURCE_BYTES = 64 << 20
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 _ROWS = "rows_read"
 
@@ -262,11 +265,18 @@ def _process_batch(
         with watch.stage("clean"):
             validated = _validate_batch(read_reviews_csv(spark, source, header), cached)
             counts = _BatchCounts(validated)
+        # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
+        files = partitions_for(
+            header.source_bytes or 0,
+            spark.sparkContext.defaultParallelism,
+            partition_bytes=OUTPUT_FILE_SOURCE_BYTES,
+        )
         with watch.stage("write_rejected"):
             _write_parquet(
                 counts.observed.transform(quarantine_reviews)
                 .transform(lineage)
-                .transform(to_quarantine),
+                .transform(to_quarantine)
+                .coalesce(files),
                 rejected_path,
             )
         rows_read, by_reason = counts.collect()
@@ -277,7 +287,10 @@ def _process_batch(
         if not gate_failed:
             with watch.stage("write_curated"):
                 _write_parquet(
-                    validated.transform(clean_reviews).transform(lineage).transform(to_curated),
+                    validated.transform(clean_reviews)
+                    .transform(lineage)
+                    .transform(to_curated)
+                    .coalesce(files),
                     curated_path,
                 )
     finally:

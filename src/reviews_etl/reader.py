@@ -108,13 +108,14 @@ def inspect_source(spark: SparkSession, source: str) -> HeaderMapping:
     return dataclasses.replace(parse_header(source, text), source_bytes=info.size)
 
 
-def partitions_for(source_bytes: int, cores: int) -> int:
+def partitions_for(source_bytes: int, cores: int, partition_bytes: int | None = None) -> int:
     """How many partitions the records of a ``source_bytes`` file are spread over.
 
-    One per :data:`PARTITION_BYTES`, and at least one per core when each core then gets
-    :data:`MIN_BYTES_PER_CORE`: small files stay one partition (and one output file).
+    One per ``partition_bytes`` (default :data:`PARTITION_BYTES`), and at least one per core
+    when each core then gets :data:`MIN_BYTES_PER_CORE`: small files stay one partition (and
+    one output file).
     """
-    by_size = -(-source_bytes // PARTITION_BYTES)
+    by_size = -(-source_bytes // (partition_bytes or PARTITION_BYTES))
     worth_spreading = source_bytes // MIN_BYTES_PER_CORE
     return max(1, by_size, min(cores, worth_spreading))
 
