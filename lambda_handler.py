@@ -1,32 +1,33 @@
-"""AWS Lambda entry point of the trigger: starts one Glue job run per arrived CSV.
+"""AWS Lambda entry point of the trigger (handler ``lambda_handler.handler``).
 
-Configure with environment variables (see docs/trigger.md); handler: ``lambda_handler.handler``.
-Settings and the Glue client are created once per container, on the first invocation.
-No pyspark here: only the standard library, boto3 and pydantic.
+Parses the event and delegates to :mod:`reviews_etl.trigger`; settings come from the
+environment (docs/trigger.md). Settings and the Glue client are made once per container, on
+the first invocation. No pyspark: only the standard library, boto3 and pydantic.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from reviews_etl.logs import get_logger
-from reviews_etl.trigger import GlueJobLauncher, TriggerSettings, handle_event
+from reviews_etl.trigger import (
+    GlueJobLauncher,
+    TriggerSettings,
+    glue_client,
+    handle_event,
+    lambda_response,
+)
 
 
 @functools.cache
 def _runtime() -> tuple[TriggerSettings, GlueJobLauncher]:
     # A ConfigError is not cached: the next invocation tries again.
     settings = TriggerSettings.from_env()
-    get_logger().setLevel(getattr(logging, settings.log_level))
-    glue = boto3.client("glue", config=Config(retries={"mode": "standard"}))
-    return settings, GlueJobLauncher.from_settings(glue, settings)
+    get_logger().setLevel(settings.log_level)
+    return settings, GlueJobLauncher(glue_client(settings), settings.glue_job_name)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, launcher = _runtime()
-    return handle_event(event, settings, launcher).model_dump(mode="json")
+    return lambda_response(handle_event(event, settings, launcher))

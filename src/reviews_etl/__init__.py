@@ -22,19 +22,22 @@ from reviews_etl.errors import (
     SourceError,
     SourceNotFoundError,
 )
+from reviews_etl.manifest import BatchResult, RunResult
 
 if TYPE_CHECKING:
-    from reviews_etl.pipeline import BatchResult, RunResult, run_pipeline
+    from reviews_etl.analyses import (
+        daily_review_counts,
+        latest_per_review_id,
+        rating_distribution,
+        top_customers,
+    )
+    from reviews_etl.pipeline import run_pipeline
     from reviews_etl.reader import read_reviews_csv
     from reviews_etl.session import build_spark_session
     from reviews_etl.transforms import (
         add_lineage,
         clean_reviews,
-        daily_review_counts,
-        latest_per_review_id,
         quarantine_reviews,
-        rating_distribution,
-        top_customers,
         validate_reviews,
     )
 
@@ -43,15 +46,13 @@ _LAZY: dict[str, str] = {
     "clean_reviews": "reviews_etl.transforms",
     "quarantine_reviews": "reviews_etl.transforms",
     "add_lineage": "reviews_etl.transforms",
-    "latest_per_review_id": "reviews_etl.transforms",
-    "daily_review_counts": "reviews_etl.transforms",
-    "top_customers": "reviews_etl.transforms",
-    "rating_distribution": "reviews_etl.transforms",
+    "latest_per_review_id": "reviews_etl.analyses",
+    "daily_review_counts": "reviews_etl.analyses",
+    "top_customers": "reviews_etl.analyses",
+    "rating_distribution": "reviews_etl.analyses",
     "read_reviews_csv": "reviews_etl.reader",
     "build_spark_session": "reviews_etl.session",
     "run_pipeline": "reviews_etl.pipeline",
-    "RunResult": "reviews_etl.pipeline",
-    "BatchResult": "reviews_etl.pipeline",
 }
 
 __all__ = [

@@ -1,40 +1,103 @@
-"""The ``reviews-etl`` command. Parses arguments and delegates; all logic lives in the library."""
+"""The ``reviews-etl`` command: every subcommand's arguments, and one table from error type to
+exit code. Parses and delegates; the logic lives in the library. Spark is imported only by
+the subcommands that run it (``run``, ``watch``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import botocore.exceptions
+
+from reviews_etl import deploy as deploy_package
 from reviews_etl._version import __version__
 from reviews_etl.config import (
     DEFAULT_MAX_REJECT_RATIO,
     DEFAULT_TOP_N,
     PipelineConfig,
 )
-from reviews_etl.errors import ConfigError, QualityGateError, ReviewsEtlError
+from reviews_etl.deploy.packaging import format_size
+from reviews_etl.errors import (
+    ConfigError,
+    EnvironmentSetupError,
+    QualityGateError,
+    ReviewsEtlError,
+)
 from reviews_etl.logs import get_logger
+from reviews_etl.manifest import format_summary
 from reviews_etl.sample import DEFAULT_DIRTY_SHARE, write_sample_file
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from reviews_etl.pipeline import RunResult
-
 PROG = "reviews-etl"
 Handler = Callable[[argparse.Namespace], int]
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+# The first entry an error is an instance of decides the exit code; argparse exits 2 itself.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, EXIT_USAGE),  # includes EnvironmentSetupError (no pyspark, no Java)
+    (ReviewsEtlError, EXIT_FAILED),  # a refused file, the quality gate, a failed deploy
+    (botocore.exceptions.BotoCoreError, EXIT_FAILED),
+    (botocore.exceptions.ClientError, EXIT_FAILED),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+)
+EXIT_CODES_HELP = """exit codes:
+  0    succeeded
+  1    the data or the run failed: a refused file, a quality-gate failure, a failed
+       package or deploy, an AWS error
+  2    usage or configuration error: bad options, invalid settings, pyspark or Java missing
+  130  interrupted (Ctrl-C)"""
 
-class CliError(ReviewsEtlError):
-    """A problem to report as one line, with exit status 1."""
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual, but prints the exit-code table as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text == EXIT_CODES_HELP:
+            return text
+        return super()._fill_text(text, width, indent)
 
 
-def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 1
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    **kwargs: object,
+) -> argparse.ArgumentParser:
+    """A subcommand's parser, with the exit codes at the end of its ``--help``."""
+    return commands.add_parser(
+        name,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_HelpFormatter,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def exit_code(error: BaseException) -> int | None:
+    """The exit code for an error the command reports in one line; ``None`` for a bug."""
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, botocore.exceptions.ClientError):
+        detail = error.response.get("Error", {})
+        return f"AWS: {detail.get('Code', '')}: {detail.get('Message', '') or error}"
+    if isinstance(error, botocore.exceptions.BotoCoreError):
+        return f"AWS: {error}"
+    return str(error)
 
 
 def _positive_int(text: str) -> int:
@@ -63,43 +126,16 @@ def start_spark(master: str, driver_memory: str | None) -> SparkSession:
     try:
         from reviews_etl.session import build_spark_session
     except ImportError as exc:
-        raise CliError(
+        raise EnvironmentSetupError(
             f"pyspark is not installed: pip install 'reviews-etl[spark]' (import failed: {exc})"
         ) from exc
     try:
         return build_spark_session(master=master, driver_memory=driver_memory)
     except Exception as exc:
-        raise CliError(
+        raise EnvironmentSetupError(
             "could not start Spark; is Java 17 installed and on PATH (or JAVA_HOME set)? "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from exc
-
-
-def format_summary(result: RunResult) -> str:
-    lines = [f"run {result.run_id}: {result.status}  (Spark {result.versions['spark']})"]
-    for batch in result.batches:
-        lines.append(f"source {batch.source}  [{batch.status}]")
-        lines.append(f"  rows read      {batch.rows_read:>12,}")
-        lines.append(f"  accepted       {batch.rows_accepted:>12,}")
-        lines.append(f"  rejected       {batch.rows_rejected:>12,}  ({batch.reject_share:.2%})")
-        for reason, count in batch.rejects_by_reason.items():
-            if count:
-                lines.append(f"    {reason:<22}{count:>10,}")
-    if len(result.batches) > 1:
-        lines.append(
-            f"total: {result.rows_read:,} read = {result.rows_accepted:,} accepted "
-            f"+ {result.rows_rejected:,} rejected"
-        )
-    lines.append("outputs (rows written by this run)")
-    for name, rows in result.outputs.items():
-        path = result.output_paths.get(name, "")
-        lines.append(f"  {name:<22}{rows:>12,}  {path}")
-    stages = "  ".join(f"{name} {seconds:.2f}" for name, seconds in result.stage_seconds.items())
-    lines.append(f"seconds per stage: {stages}")
-    lines.append(f"manifest {result.manifest_path}")
-    if result.error:
-        lines.append(f"error: {result.error}")
-    return "\n".join(lines)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -143,7 +179,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
             report=lambda line: print(line, flush=True),
         )
     except (NotADirectoryError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
+        raise ConfigError(str(exc)) from exc
     print(
         f"watching {watcher.landing} for {', '.join(suffixes)} files -> {watcher.output_root}"
         + ("" if args.once else "  (Ctrl-C stops)"),
@@ -165,11 +201,120 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_package(args: argparse.Namespace) -> int:
+    artifacts = deploy_package.build_artifacts(args.out, args.project_root)
+    for artifact in artifacts:
+        print(f"{artifact.kind:<12} {artifact.path}  {format_size(artifact.size)}")
+    return 0
+
+
+def _parameters(items: list[str]) -> dict[str, str]:
+    """``["Name=value", ...]`` -> ``{"Name": "value"}``."""
+    parameters: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9]+", name.strip()):
+            raise ConfigError(f"--parameter {item!r}: expected NAME=VALUE, e.g. TopN=10")
+        parameters[name.strip()] = value
+    return parameters
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    deploy_package.deploy(
+        args.stack_name,
+        region=args.region,
+        glue_version=args.glue_version,
+        endpoint_url=args.endpoint_url,
+        project_root=args.project_root,
+        parameters=_parameters(args.parameter),
+    )
+    return 0
+
+
+def _cmd_destroy(args: argparse.Namespace) -> int:
+    deploy_package.destroy(args.stack_name, region=args.region, endpoint_url=args.endpoint_url)
+    return 0
+
+
+def _add_aws_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", required=True, metavar="NAME", help="CloudFormation stack")
+    parser.add_argument("--region", default=None, help="AWS region (default: from the profile)")
+    parser.add_argument(
+        "--endpoint-url",
+        default=None,
+        metavar="URL",
+        help="AWS endpoint to talk to instead of AWS (e.g. a local moto server)",
+    )
+
+
+def _add_project_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project-root",
+        metavar="DIR",
+        default=None,
+        help="reviews-etl checkout to build from (default: the checkout holding the current "
+        "folder, else the installed distribution)",
+    )
+
+
+def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    package = _command(
+        commands,
+        "package",
+        help="build the wheel, the Lambda zip and the Glue script for deployment",
+        description="Build reviews_etl-<version>-py3-none-any.whl, "
+        "reviews_etl_lambda-<version>.zip and glue_entrypoint.py into DIR: from the "
+        "reviews-etl checkout holding the current folder, or else from the installed "
+        "distribution (the same wheel back). Needs pip for the Lambda's dependencies.",
+    )
+    package.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    _add_project_root(package)
+    package.set_defaults(func=_cmd_package)
+
+    deploy = _command(
+        commands,
+        "deploy",
+        help="package, upload and deploy the pipeline to AWS with CloudFormation",
+        description="Build the artifacts, upload them to a locked-down artifacts bucket and "
+        "create or update the CloudFormation stack of the template shipped in the package "
+        "(infra/template.yaml). A re-deploy keeps every parameter it is not given. See "
+        "docs/deploy.md.",
+    )
+    _add_aws_arguments(deploy)
+    deploy.add_argument(
+        "--glue-version",
+        choices=deploy_package.GLUE_VERSIONS,
+        default=deploy_package.DEFAULT_GLUE_VERSION,
+        help=f"AWS Glue version (default {deploy_package.DEFAULT_GLUE_VERSION})",
+    )
+    deploy.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter, e.g. GlueNumberOfWorkers=4 (repeatable)",
+    )
+    _add_project_root(deploy)
+    deploy.set_defaults(func=_cmd_deploy)
+
+    destroy = _command(
+        commands,
+        "destroy",
+        help="empty the stack's buckets and the artifacts bucket, then delete the stack",
+        description="Delete every object version in the stack's buckets and in the artifacts "
+        "bucket, delete the stack and the artifacts bucket. Irreversible.",
+    )
+    _add_aws_arguments(destroy)
+    destroy.set_defaults(func=_cmd_destroy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Clean product-review CSVs into curated Parquet, a quarantine and three "
         "analyses, locally or on AWS Glue.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -184,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
     )
 
-    run = commands.add_parser(
+    run = _command(
+        commands,
         "run",
         parents=[common],
         help="process CSV files (one batch each) into the output layout",
@@ -208,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
     run.set_defaults(func=_cmd_run)
 
-    watch = commands.add_parser(
+    watch = _command(
+        commands,
         "watch",
         parents=[common],
         help="process each CSV that lands in a local folder, once (local stand-in for S3+Lambda)",
@@ -235,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
     watch.set_defaults(func=_cmd_watch)
 
-    sample = commands.add_parser(
+    sample = _command(
+        commands,
         "sample",
         help="write a deterministic, realistic review CSV with dirty rows",
         description="Write a deterministic review CSV: skewed customer and product activity, "
@@ -253,12 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.set_defaults(func=_cmd_sample)
 
-    # Packaging and deployment need no Spark, only boto3 (a base dependency).
-    from reviews_etl.deploy import add_deploy_parsers
-    from reviews_etl.packaging import add_package_parser
-
-    add_package_parser(commands)
-    add_deploy_parsers(commands)
+    _add_deploy_parsers(commands)
     return parser
 
 
@@ -271,10 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.func
     try:
         return handler(args)
-    except (ReviewsEtlError, ConfigError) as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        return _fail("interrupted")
+    except (Exception, KeyboardInterrupt) as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise
+        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

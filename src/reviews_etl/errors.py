@@ -1,19 +1,34 @@
-"""Typed exceptions. Every error a user can cause names the file (or setting) and the problem."""
+"""Every exception the package raises on purpose, in one hierarchy.
+
+Each message is one line that names the file, setting or resource and the problem. The
+command line maps these types to exit codes in one table (``reviews_etl.cli.EXIT_CODES``):
+configuration and usage errors exit 2, everything else that fails a run exits 1.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reviews_etl.pipeline import RunResult
+    from reviews_etl.manifest import RunResult
 
 
 class ReviewsEtlError(Exception):
     """Base class of every error this library raises on purpose."""
 
 
+# --- configuration and environment (exit 2) -------------------------------------------------
+
+
 class ConfigError(ReviewsEtlError):
-    """A configuration or environment setting is missing or invalid."""
+    """A configuration value, job argument, environment setting or command option is invalid."""
+
+
+class EnvironmentSetupError(ConfigError):
+    """The machine lacks something a command needs (pyspark, Java, pip)."""
+
+
+# --- input (exit 1) -------------------------------------------------------------------------
 
 
 class SourceError(ReviewsEtlError):
@@ -49,6 +64,9 @@ class InvalidHeaderError(SourceError):
     """The header cannot be mapped onto the contract (e.g. a column given twice)."""
 
 
+# --- runs (exit 1) --------------------------------------------------------------------------
+
+
 class QualityGateError(ReviewsEtlError):
     """A batch rejected more rows than ``max_reject_ratio`` allows; nothing was published."""
 
@@ -64,3 +82,30 @@ class QualityGateError(ReviewsEtlError):
         self.max_reject_ratio = max_reject_ratio
         # The failed run's manifest, set by run_pipeline once it is written.
         self.result: RunResult | None = None
+
+
+class JobStartError(ReviewsEtlError):
+    """A job run could not be started: a non-retryable error, or retries used up."""
+
+    def __init__(
+        self, job_name: str, source_path: str, error_code: str, attempts: int, message: str
+    ) -> None:
+        super().__init__(
+            f"could not start job {job_name!r} for {source_path} after {attempts} "
+            f"attempt(s): {error_code}: {message}"
+        )
+        self.job_name = job_name
+        self.source_path = source_path
+        self.error_code = error_code
+        self.attempts = attempts
+
+
+# --- packaging and deployment (exit 1) ------------------------------------------------------
+
+
+class PackagingError(ReviewsEtlError):
+    """An artifact could not be built (missing file, failed build, unexpected content)."""
+
+
+class DeployError(ReviewsEtlError):
+    """The stack or the artifacts bucket could not be created, updated or deleted."""

@@ -18,7 +18,8 @@ from pyspark.sql import SparkSession
 from reviews_etl.config import DEFAULT_MAX_REJECT_RATIO, DEFAULT_TOP_N, PipelineConfig
 from reviews_etl.errors import ConfigError
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.pipeline import RunResult, run_pipeline
+from reviews_etl.manifest import RunResult
+from reviews_etl.pipeline import run_pipeline
 from reviews_etl.session import apply_pipeline_settings, build_spark_session
 
 REQUIRED_ARGS = ("JOB_NAME", "source_path", "output_path")

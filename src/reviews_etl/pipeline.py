@@ -5,19 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import platform
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
 
-from pydantic import BaseModel, Field, computed_field
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from reviews_etl._version import __version__
+from reviews_etl.analyses import (
+    daily_review_counts,
+    latest_per_review_id,
+    rating_distribution,
+    top_customers,
+)
 from reviews_etl.columns import (
     CUSTOMER_ID,
     INGESTED_AT,
@@ -32,6 +34,7 @@ from reviews_etl.columns import (
 from reviews_etl.config import PipelineConfig
 from reviews_etl.errors import QualityGateError
 from reviews_etl.logs import get_logger, log_event
+from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
 from reviews_etl.reader import HeaderMapping, inspect_source, partitions_for, read_reviews_csv
 from reviews_etl.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.session import apply_pipeline_settings
@@ -40,29 +43,15 @@ from reviews_etl.transforms import (
     add_lineage,
     add_normalised_text,
     clean_reviews,
-    daily_review_counts,
     duplicate_review_ids,
-    latest_per_review_id,
     mark_duplicate_review_ids,
     quarantine_reviews,
-    rating_distribution,
     rule_labels,
     to_curated,
     to_quarantine,
-    top_customers,
 )
 
 logger = get_logger(__name__)
-
-# Stage names, in the order they run; the manifest reports seconds for each.
-STAGES = (
-    "read",
-    "clean",
-    "write_rejected",
-    "write_curated",
-    "analyses",
-    "write_analyses",
-)
 
 # Rule 9 broadcasts the duplicated review ids up to this many (a few tens of MB), and falls
 # back to a window over all rows, which shuffles and sorts them, above it.
@@ -72,70 +61,6 @@ DEDUPE_BROADCAST_LIMIT = 1_000_000
 OUTPUT_FILE_SOURCE_BYTES = 64 << 20
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 _ROWS = "rows_read"
-
-BatchStatus = Literal["succeeded", "failed_quality_gate"]
-RunStatus = Literal["succeeded", "failed"]
-
-
-class BatchResult(BaseModel):
-    """What happened to one source object."""
-
-    source: str
-    source_file: str
-    source_id: str
-    status: BatchStatus
-    ingested_at: dt.datetime
-    rows_read: int
-    rows_accepted: int
-    rows_rejected: int
-    rejects_by_reason: dict[str, int]
-    reject_share: float
-    curated_path: str | None
-    rejected_path: str
-
-
-class RunResult(BaseModel):
-    """The run manifest (``_runs/<run_id>.json``) and what :func:`run_pipeline` returns."""
-
-    run_id: str
-    status: RunStatus
-    error: str | None = None
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    output_root: str
-    sources: list[str]
-    batches: list[BatchResult]
-    outputs: dict[str, int] = Field(description="rows written per output")
-    output_paths: dict[str, str]
-    stage_seconds: dict[str, float]
-    max_reject_ratio: float
-    top_n: int
-    versions: dict[str, str]
-    manifest_path: str
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def rows_read(self) -> int:
-        return sum(b.rows_read for b in self.batches)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def rows_accepted(self) -> int:
-        return sum(b.rows_accepted for b in self.batches)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def rows_rejected(self) -> int:
-        return sum(b.rows_rejected for b in self.batches)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def rejects_by_reason(self) -> dict[str, int]:
-        return {r: sum(b.rejects_by_reason[r] for b in self.batches) for r in REJECT_REASONS}
-
-
-def new_run_id(now: dt.datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 def source_id_for(source: str) -> str:
@@ -147,26 +72,13 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class _Stopwatch:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.perf_counter() - start
-
-
 @dataclass
 class _RunContext:
     config: PipelineConfig
     run_id: str
     started_at: dt.datetime
     paths: _Paths
-    watch: _Stopwatch = field(default_factory=_Stopwatch)
+    watch: Stopwatch = field(default_factory=Stopwatch)
     batches: list[BatchResult] = field(default_factory=list)
     outputs: dict[str, int] = field(default_factory=lambda: {"curated": 0, "rejected": 0})
 
@@ -326,7 +238,7 @@ def _process_batch(
 
 
 def _publish_analyses(
-    spark: SparkSession, config: PipelineConfig, paths: _Paths, watch: _Stopwatch
+    spark: SparkSession, config: PipelineConfig, paths: _Paths, watch: Stopwatch
 ) -> dict[str, int]:
     """Recompute the analyses over all curated data, one row per review_id."""
     with watch.stage("analyses"):
@@ -452,4 +364,4 @@ def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) ->
     return result
 
 
-__all__ = ["STAGES", "BatchResult", "RunResult", "run_pipeline"]
+__all__ = ["BatchResult", "RunResult", "run_pipeline"]

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 from reviews_etl.config import PipelineConfig
-from reviews_etl.events import LocalObjectRef
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.trigger import JobLauncher, LandingRules, handle_objects
+from reviews_etl.trigger import JobLauncher, LandingRules, LocalObjectRef, handle_objects
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from reviews_etl.pipeline import RunResult
+    from reviews_etl.manifest import RunResult
 
 STATE_FOLDER = "_watch"
 STATE_FILE = "state.json"
@@ -176,19 +175,18 @@ class FolderWatcher:
         ref = LocalObjectRef.from_path(self.landing, path)
         status: Status
         run_id = None
-        try:
-            summary = handle_objects(
-                [ref], self.rules, self.launcher, {"output_path": str(self.output_root)}
-            )
-        except Exception as exc:  # a failing file is reported, never stops the watcher
-            status, detail = "failed", f"{type(exc).__name__}: {exc}"
+        # A failing file is reported in the summary, and never stops the watcher.
+        summary = handle_objects(
+            [ref], self.rules, self.launcher, {"output_path": str(self.output_root)}
+        )
+        if summary.failed:
+            status, detail = "failed", summary.failed[0].error
+        elif summary.started:
+            status, run_id = "succeeded", summary.started[0].run_id
+            detail = self._describe_result()
         else:
-            if summary.started:
-                status, run_id = "succeeded", summary.started[0].run_id
-                detail = self._describe_result()
-            else:
-                skip = summary.skipped[0]
-                status, detail = "skipped", f"{skip.reason}: {skip.detail}"
+            skip = summary.skipped[0]
+            status, detail = "skipped", f"{skip.reason}: {skip.detail}"
         record = FileRecord(
             key=key,
             fingerprint=fingerprint,

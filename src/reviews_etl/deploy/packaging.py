@@ -13,7 +13,6 @@ pydantic's wheels are downloaded from the package index. No pyspark is imported 
 
 from __future__ import annotations
 
-import argparse
 import ast
 import hashlib
 import importlib.util
@@ -29,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reviews_etl.errors import ReviewsEtlError
+from reviews_etl.errors import PackagingError
 
 DISTRIBUTION = "reviews-etl"
 PACKAGE = "reviews_etl"
@@ -52,10 +51,6 @@ _SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01T00:00:00Z
 
 _VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
-class PackagingError(ReviewsEtlError):
-    """An artifact could not be built (missing file, failed build, unexpected content)."""
 
 
 @dataclass(frozen=True)
@@ -445,40 +440,3 @@ def format_size(size: int) -> str:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"  # pragma: no cover - unreachable
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def add_package_parser(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    """Register ``reviews-etl package --out DIR``; the handler is ``args.func``."""
-    parser = subparsers.add_parser(
-        "package",
-        help="build the wheel, the Lambda zip and the Glue script for deployment",
-        description=(
-            "Build reviews_etl-<version>-py3-none-any.whl, reviews_etl_lambda-<version>.zip "
-            "and a copy of glue_entrypoint.py into DIR (needs a source checkout and pip)."
-        ),
-    )
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument(
-        "--project-root",
-        metavar="DIR",
-        default=None,
-        help="source checkout to build from (default: found from the installed package)",
-    )
-    parser.set_defaults(func=run_package)
-    return parser
-
-
-def run_package(args: argparse.Namespace) -> int:
-    try:
-        artifacts = build_artifacts(args.out, getattr(args, "project_root", None))
-    except ReviewsEtlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for artifact in artifacts:
-        print(f"{artifact.kind:<12} {artifact.path}  {format_size(artifact.size)}")
-    return 0

@@ -40,7 +40,7 @@ class SkipReason(StrEnum):
     NOT_OBJECT_CREATED = "not_object_created"
     MALFORMED_RECORD = "malformed_record"
     UNRECOGNISED_EVENT = "unrecognised_event"
-    # Landing rules (reviews_etl.trigger.decide).
+    # Landing rules (reviews_etl.trigger.rules.decide).
     OTHER_BUCKET = "other_bucket"
     OUTSIDE_PREFIX = "outside_prefix"
     FOLDER_MARKER = "folder_marker"
@@ -80,6 +80,8 @@ class S3ObjectRef(BaseModel):
     etag: str | None = None
     event_name: str | None = None
     event_time: datetime | None = None
+    # The SQS message that carried the event, for partial batch responses.
+    message_id: str | None = None
 
     @property
     def source_path(self) -> str:
@@ -206,6 +208,7 @@ class _Parser:
         self.logger = logger
         self.objects: list[S3ObjectRef] = []
         self.skipped: list[SkippedRecord] = []
+        self.message_id: str | None = None
 
     def skip(self, reason: SkipReason, detail: str, location: str) -> None:
         record = SkippedRecord(reason=reason, detail=detail, location=location or None)
@@ -255,6 +258,7 @@ class _Parser:
                 etag=etag,
                 event_name=event_name,
                 event_time=event_time,
+                message_id=self.message_id,
             )
         )
 
@@ -320,7 +324,12 @@ class _Parser:
         except json.JSONDecodeError as exc:
             self.skip(SkipReason.MALFORMED_RECORD, f"SQS message body is not JSON: {exc}", location)
             return
-        self.message(decoded, _join(location, "body"), depth + 1)
+        outer, message_id = self.message_id, record.get("messageId")
+        self.message_id = message_id if isinstance(message_id, str) else outer
+        try:
+            self.message(decoded, _join(location, "body"), depth + 1)
+        finally:
+            self.message_id = outer
 
     def s3_record(self, record: dict[str, Any], location: str) -> None:
         try:

@@ -1,0 +1,190 @@
+"""CloudFormation operations of ``deploy`` and ``destroy``: create or update a stack keeping
+the parameters a deploy does not give, wait, and explain a failure. No pyspark."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TextIO
+
+import botocore.exceptions
+
+from reviews_etl.deploy.aws import error_message, say
+from reviews_etl.errors import DeployError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+
+_NO_UPDATES = "No updates are to be performed"
+BUSY_SUFFIX = "_IN_PROGRESS"
+
+
+def create_or_update_stack(
+    cfn: CloudFormationClient,
+    stack_name: str,
+    template: Mapping[str, str],
+    parameters: list[ParameterTypeDef],
+    *,
+    poll_seconds: int = 10,
+    timeout_seconds: int = 3600,
+    out: TextIO | None = None,
+) -> tuple[str, bool]:
+    """Create the stack, or update it; returns (final status, whether anything changed)."""
+    stream = out if out is not None else sys.stdout
+    status = stack_status(cfn, stack_name)
+    if status is not None and status.endswith(BUSY_SUFFIX):
+        raise DeployError(f"stack {stack_name} is busy ({status}); try again when it settles")
+    if status == "ROLLBACK_COMPLETE":
+        # A stack whose creation failed cannot be updated: it holds no resources, so delete it.
+        say(
+            stream,
+            f"stack {stack_name} is in ROLLBACK_COMPLETE after a failed create; deleting it first",
+        )
+        cfn.delete_stack(StackName=stack_name)
+        wait(cfn, "stack_delete_complete", stack_name, poll_seconds, timeout_seconds)
+        status = None
+
+    common: dict[str, Any] = {
+        "StackName": stack_name,
+        "Parameters": parameters,
+        "Capabilities": ["CAPABILITY_IAM"],
+        **template,
+    }
+    try:
+        if status is None:
+            say(stream, f"creating stack {stack_name} ...")
+            cfn.create_stack(
+                **common,
+                OnFailure="ROLLBACK",
+                Tags=[{"Key": "project", "Value": "reviews-etl"}],
+            )
+            waiter = "stack_create_complete"
+        else:
+            say(stream, f"updating stack {stack_name} ({status}) ...")
+            common["Parameters"] = _keep_previous_values(cfn, stack_name, template, parameters)
+            cfn.update_stack(**common)
+            waiter = "stack_update_complete"
+    except botocore.exceptions.ClientError as exc:
+        if _NO_UPDATES in error_message(exc):
+            say(stream, f"stack {stack_name} is already up to date (no changes)")
+            return status or "UNKNOWN", False
+        raise DeployError(f"stack {stack_name}: {error_message(exc)}") from exc
+
+    try:
+        wait(cfn, waiter, stack_name, poll_seconds, timeout_seconds)
+    except DeployError as exc:
+        reasons = failure_reasons(cfn, stack_name)
+        detail = "".join(f"\n  {reason}" for reason in reasons)
+        raise DeployError(f"{exc}{detail}") from exc
+    final = stack_status(cfn, stack_name) or "UNKNOWN"
+    return final, True
+
+
+def _keep_previous_values(
+    cfn: CloudFormationClient,
+    stack_name: str,
+    template: Mapping[str, str],
+    parameters: list[ParameterTypeDef],
+) -> list[ParameterTypeDef]:
+    """Parameters for an update: the given ones, plus "use the previous value" for every
+    parameter this deploy leaves out whose current value differs from the new template's
+    default (e.g. one set earlier with --parameter).
+
+    Without this, an update resets such parameters to their template defaults.
+    Parameters already at their default are simply left out, which is equivalent.
+    """
+    given = {p["ParameterKey"] for p in parameters if "ParameterKey" in p}
+    try:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        summary = cfn.get_template_summary(**template)  # type: ignore[arg-type]
+    except botocore.exceptions.ClientError:
+        return parameters
+    defaults = {
+        p["ParameterKey"]: p.get("DefaultValue")
+        for p in summary.get("Parameters", [])
+        if "ParameterKey" in p
+    }
+    kept: list[ParameterTypeDef] = []
+    for previous in stack.get("Parameters", []):
+        key = previous.get("ParameterKey")
+        if key is None or key in given or key not in defaults:
+            continue
+        if previous.get("ParameterValue") != defaults[key]:
+            kept.append({"ParameterKey": key, "UsePreviousValue": True})
+    return [*parameters, *kept]
+
+
+def stack_outputs(cfn: CloudFormationClient, stack_name: str) -> dict[str, str]:
+    stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    return {
+        o["OutputKey"]: o["OutputValue"]
+        for o in stacks[0].get("Outputs", [])
+        if "OutputKey" in o and "OutputValue" in o
+    }
+
+
+def failure_reasons(cfn: CloudFormationClient, stack_name: str, limit: int = 10) -> list[str]:
+    """The most recent failed resource events of the stack, newest first."""
+    try:
+        events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    except botocore.exceptions.ClientError:
+        return []
+    reasons = []
+    for event in events:
+        status = event.get("ResourceStatus", "")
+        if status.endswith("_FAILED"):
+            reason = event.get("ResourceStatusReason", "")
+            reasons.append(f"{event.get('LogicalResourceId')} {status}: {reason}")
+        if len(reasons) >= limit:
+            break
+    return reasons
+
+
+def stack_buckets(cfn: CloudFormationClient, stack_name: str) -> list[str]:
+    """Physical names of the stack's S3 buckets."""
+    buckets: list[str] = []
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_name):
+        for resource in page.get("StackResourceSummaries", []):
+            physical = resource.get("PhysicalResourceId")
+            if resource.get("ResourceType") == "AWS::S3::Bucket" and physical:
+                buckets.append(physical)
+    return buckets
+
+
+def stack_status(cfn: CloudFormationClient, stack_name: str) -> str | None:
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in error_message(exc):
+            return None
+        raise DeployError(f"describing stack {stack_name}: {error_message(exc)}") from exc
+    if not stacks or stacks[0].get("StackStatus") == "DELETE_COMPLETE":
+        return None
+    return stacks[0]["StackStatus"]
+
+
+def wait(
+    cfn: CloudFormationClient,
+    waiter_name: str,
+    stack_name: str,
+    poll_seconds: int,
+    timeout_seconds: int,
+) -> None:
+    delay = max(1, int(poll_seconds))
+    attempts = max(1, timeout_seconds // delay)
+    waiter: Any = cfn.get_waiter(waiter_name)  # type: ignore[call-overload]
+    try:
+        waiter.wait(StackName=stack_name, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+    except botocore.exceptions.WaiterError as exc:
+        try:
+            status = stack_status(cfn, stack_name)
+        except DeployError:
+            status = None
+        if waiter_name == "stack_delete_complete" and status is None:
+            return
+        raise DeployError(
+            f"stack {stack_name}: {waiter_name.replace('_', ' ')} failed "
+            f"(status {status or 'unknown'}): {exc}"
+        ) from exc

@@ -1,0 +1,105 @@
+"""Landing rules: which arrived objects start a run. Pure: no AWS call, no Spark."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reviews_etl.trigger.events import ObjectRef, SkipReason
+
+DEFAULT_SUFFIXES = (".csv",)
+
+
+def relative_prefix(prefix: str) -> str:
+    if prefix.startswith("/"):
+        raise ValueError(
+            f"prefix {prefix!r} must not start with '/' (keys are relative: 'landing/')"
+        )
+    return prefix
+
+
+def split_suffixes(value: object) -> object:
+    """``".csv, TXT"`` or ``[".csv", "txt"]`` -> ``(".csv", ".txt")``: trimmed, lower-case,
+    with a leading dot, duplicates dropped. Anything else is returned for pydantic to refuse."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        return value
+    suffixes = []
+    for item in items:
+        if not isinstance(item, str):
+            return value
+        suffix = item.strip().lower()
+        if suffix:
+            suffixes.append(suffix if suffix.startswith(".") else f".{suffix}")
+    if not suffixes:
+        raise ValueError("at least one suffix is required, e.g. '.csv'")
+    return tuple(dict.fromkeys(suffixes))
+
+
+class LandingRules(BaseModel):
+    """Which objects start a run. ``landing_bucket`` is an S3 bucket or a local landing root.
+
+    ``landing_prefix`` is a plain string prefix of the key, as in S3 notification filters
+    (``landing/`` means the folder, ``landing`` also matches ``landing-old/x.csv``).
+    ``allowed_suffixes`` match the end of the key case-insensitively; a comma-separated
+    string is accepted and a missing leading dot is added (``csv`` -> ``.csv``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    landing_bucket: str = Field(min_length=1)
+    landing_prefix: str = ""
+    allowed_suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
+
+    @field_validator("landing_prefix")
+    @classmethod
+    def _relative_prefix(cls, prefix: str) -> str:
+        return relative_prefix(prefix)
+
+    @field_validator("allowed_suffixes", mode="before")
+    @classmethod
+    def _split_suffixes(cls, value: object) -> object:
+        return split_suffixes(value)
+
+
+class Decision(BaseModel):
+    """Start a run for the object, or skip it with a reason (never an error)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: bool
+    reason: SkipReason | None = None
+    detail: str = ""
+
+    @model_validator(mode="after")
+    def _reason_iff_skip(self) -> Decision:
+        if self.start == (self.reason is not None):
+            raise ValueError("a skip needs a reason and a start has none")
+        return self
+
+
+def _skip(reason: SkipReason, detail: str) -> Decision:
+    return Decision(start=False, reason=reason, detail=detail)
+
+
+def decide(ref: ObjectRef, rules: LandingRules) -> Decision:
+    """Apply the landing rules to one object; the first failing rule names the reason."""
+    if ref.bucket != rules.landing_bucket:
+        return _skip(
+            SkipReason.OTHER_BUCKET,
+            f"bucket {ref.bucket!r} is not the landing bucket {rules.landing_bucket!r}",
+        )
+    if not ref.key.startswith(rules.landing_prefix):
+        return _skip(
+            SkipReason.OUTSIDE_PREFIX,
+            f"key {ref.key!r} is outside the landing prefix {rules.landing_prefix!r}",
+        )
+    if ref.key.endswith("/"):
+        return _skip(SkipReason.FOLDER_MARKER, f"key {ref.key!r} is a folder marker")
+    if not ref.key.lower().endswith(rules.allowed_suffixes):
+        return _skip(
+            SkipReason.SUFFIX_NOT_ALLOWED,
+            f"key {ref.key!r} does not end with one of {', '.join(rules.allowed_suffixes)}",
+        )
+    if ref.size == 0:
+        return _skip(SkipReason.EMPTY_OBJECT, f"object {ref.key!r} is empty (0 bytes)")
+    return Decision(start=True)

@@ -1,0 +1,132 @@
+"""The trigger's settings, read from the Lambda's environment by pydantic-settings.
+
+Every field is read from the variable named in its alias; a blank variable counts as unset,
+values are trimmed, and an invalid or missing one raises :class:`ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from reviews_etl.errors import ConfigError
+from reviews_etl.trigger.rules import (
+    DEFAULT_SUFFIXES,
+    LandingRules,
+    relative_prefix,
+    split_suffixes,
+)
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S")
+
+
+class TriggerSettings(BaseSettings):
+    """``GLUE_JOB_NAME`` and ``LANDING_BUCKET`` are required; the rest have defaults."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        env_ignore_empty=True,
+        str_strip_whitespace=True,
+        populate_by_name=True,
+    )
+
+    glue_job_name: str = Field(min_length=1, max_length=255, alias="GLUE_JOB_NAME")
+    landing_bucket: str = Field(alias="LANDING_BUCKET")
+    landing_prefix: str = Field(default="", alias="LANDING_PREFIX")
+    allowed_suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_SUFFIXES, alias="ALLOWED_SUFFIXES"
+    )
+    # Passed to the job as --output_path when set; otherwise the job's default applies.
+    output_path: str | None = Field(default=None, alias="OUTPUT_PATH")
+    # botocore's retries are the one retry layer of StartJobRun: attempts include the first.
+    max_start_attempts: int = Field(default=5, ge=1, le=10, alias="MAX_START_ATTEMPTS")
+    retry_base_delay: float = Field(default=1.0, ge=0.0, le=60.0, alias="RETRY_BASE_DELAY_SECONDS")
+    retry_max_delay: float = Field(default=20.0, ge=0.0, le=300.0, alias="RETRY_MAX_DELAY_SECONDS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
+
+    @field_validator("landing_bucket")
+    @classmethod
+    def _s3_bucket_name(cls, bucket: str) -> str:
+        if "://" in bucket or "/" in bucket:
+            raise ValueError(f"{bucket!r} must be a bare bucket name, without s3:// or a path")
+        if not _BUCKET_NAME.match(bucket):
+            raise ValueError(
+                f"{bucket!r} is not a valid S3 bucket name "
+                "(3-63 characters: lower-case letters, digits, dots, hyphens)"
+            )
+        return bucket
+
+    @field_validator("landing_prefix")
+    @classmethod
+    def _relative_prefix(cls, prefix: str) -> str:
+        return relative_prefix(prefix)
+
+    @field_validator("allowed_suffixes", mode="before")
+    @classmethod
+    def _split_suffixes(cls, value: object) -> object:
+        return split_suffixes(value)
+
+    @field_validator("output_path")
+    @classmethod
+    def _output_uri(cls, path: str | None) -> str | None:
+        if path is None:
+            return None
+        if not _URI.match(path):
+            raise ValueError(f"{path!r} must be a URI such as s3://bucket/folder")
+        return path.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, level: object) -> object:
+        return level.strip().upper() if isinstance(level, str) else level
+
+    @model_validator(mode="after")
+    def _delays_ordered(self) -> TriggerSettings:
+        if self.retry_base_delay > self.retry_max_delay:
+            raise ValueError(
+                f"RETRY_BASE_DELAY_SECONDS ({self.retry_base_delay}) must not exceed "
+                f"RETRY_MAX_DELAY_SECONDS ({self.retry_max_delay})"
+            )
+        return self
+
+    @property
+    def rules(self) -> LandingRules:
+        return LandingRules(
+            landing_bucket=self.landing_bucket,
+            landing_prefix=self.landing_prefix,
+            allowed_suffixes=self.allowed_suffixes,
+        )
+
+    def job_arguments(self) -> dict[str, str]:
+        """Arguments for every run besides the source (names without the leading '--')."""
+        return {"output_path": self.output_path} if self.output_path else {}
+
+    @classmethod
+    def from_env(cls) -> TriggerSettings:
+        """Read the settings from the environment; :class:`ConfigError` names every missing
+        or invalid variable."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise ConfigError(describe_env_error(exc)) from exc
+
+
+def describe_env_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        var = str(err["loc"][0]) if err["loc"] else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing":
+            problems.append(f"{var} is required but not set")
+        elif var:
+            problems.append(f"{var}={err['input']!r}: {message}")
+        else:
+            problems.append(message)
+    return "invalid trigger settings: " + "; ".join(problems)
