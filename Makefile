@@ -35,6 +35,7 @@ demo: $(VENV)/.dev-$(PYSPARK)
 lint: $(VENV)/.dev-$(PYSPARK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev-$(PYSPARK)
 	$(BIN)/mypy

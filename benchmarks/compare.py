@@ -27,17 +27,8 @@ from typing import Any
 import duckdb
 import duckdb_impl
 
-REJECT_REASONS = (
-    "malformed_row",
-    "missing_review_id",
-    "missing_product_id",
-    "missing_customer_id",
-    "missing_rating",
-    "invalid_rating",
-    "missing_review_date",
-    "invalid_review_date",
-    "duplicate_review_id",
-)
+from reviews_etl.columns import REJECT_REASONS
+
 ANALYSES = ("daily_review_counts", "top_5_customers", "rating_distribution")
 KEYS = {
     "daily_review_counts": ("review_date", "product_id"),

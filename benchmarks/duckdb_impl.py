@@ -1,4 +1,4 @@
-"""The reviews-etl contract (docs: /DESIGN.md) implemented in DuckDB: a baseline and an oracle.
+"""The reviews-etl contract (docs/data-contract.md) implemented in DuckDB: a baseline and an oracle.
 
 One CSV in, the same output layout out: ``processed-data/source_id=<id>/``,
 ``rejected/source_id=<id>/``, ``Athena Results/{daily_review_counts,top_5_customers,
@@ -34,33 +34,22 @@ import json
 import os
 import shutil
 import sys
-import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-# Same names as reviews_etl.columns, spelled here so that this process never imports the
-# library (whose reader pulls in pyspark).
-REQUIRED = ("review_id", "product_id", "customer_id", "rating", "review_date")
-RAW_COLUMNS = (*REQUIRED, "review_text")
-ALIASES = {"star_rating": "rating"}
-REJECT_REASONS = (
-    "malformed_row",
-    "missing_review_id",
-    "missing_product_id",
-    "missing_customer_id",
-    "missing_rating",
-    "invalid_rating",
-    "missing_review_date",
-    "invalid_review_date",
-    "duplicate_review_id",
-)
-STAGES = ("read", "clean", "write_rejected", "write_curated", "analyses", "write_analyses")
-TOP_N = 5
+from reviews_etl.columns import COLUMN_ALIASES, RAW_COLUMNS, REJECT_REASONS, REQUIRED_COLUMNS
+from reviews_etl.config import DEFAULT_TOP_N
+from reviews_etl.manifest import Stopwatch
+
+# Names (not rules) come from the library's Spark-free modules, so there is one spelling of
+# each; the rules below are implemented independently, in SQL.
+REQUIRED = REQUIRED_COLUMNS
+ALIASES = COLUMN_ALIASES
+TOP_N = DEFAULT_TOP_N
 # Java's \s, which reviews_etl trims: space, \t, \n, \x0b, \f, \r.
 WHITESPACE_SQL = "chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 RATING_PATTERN = r"0*([1-5])(\.0+)?"
@@ -107,19 +96,6 @@ def _trimmed(column: str) -> str:
 
 def _blank(expr: str) -> str:
     return f"coalesce({expr}, '') = ''"
-
-
-class Stopwatch:
-    def __init__(self) -> None:
-        self.seconds = dict.fromkeys(STAGES, 0.0)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.perf_counter() - start
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:

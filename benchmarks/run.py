@@ -43,13 +43,14 @@ import compare
 import procmon
 import trigger_cost
 
+from reviews_etl.manifest import STAGES
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 IMPLEMENTATIONS = ("pipeline", "duckdb", "seed_style")
 LABELS = {"pipeline": "(a) pipeline", "duckdb": "(b) duckdb", "seed_style": "(c) seed-style"}
 # --variant NAME=SCRIPT: a candidate runner measured and checked like (a), labelled (a') NAME.
 VARIANT_PREFIX = "variant:"
-PIPELINE_STAGES = ("read", "clean", "write_rejected", "write_curated", "analyses", "write_analyses")
 # The issue's targets, evaluated at every size (they are defined at 5M rows).
 TARGET_SPEEDUP_VS_SEED = 3.0
 TARGET_RATIO_VS_DUCKDB = 4.0
@@ -268,7 +269,7 @@ def summarise(runs: list[dict[str, Any]], rows: int) -> dict[str, Any]:
 def pipeline_stages(runs: list[dict[str, Any]]) -> dict[str, float]:
     ok = [r for r in runs if r["returncode"] == 0 and "manifest" in r]
     stages: dict[str, float] = {}
-    for stage in PIPELINE_STAGES:
+    for stage in STAGES:
         values = [r["manifest"]["stage_seconds"].get(stage, 0.0) for r in ok]
         stages[stage] = round(_median(values), 2) if values else float("nan")
     outside = [r["wall_seconds"] - sum(r["manifest"]["stage_seconds"].values()) for r in ok]

@@ -9,8 +9,7 @@
   at INFO to a null stream (so JSON formatting of the decision lines is included). The first
   event of each kind is reported separately (lazy initialisation) from the warm median.
 
-Either part reports ``"n/a"`` (with the reason) when ``lambda_handler.py`` or
-``reviews_etl.trigger`` does not exist yet.
+The cold import reports ``"n/a"`` (with the reason) when ``--repo`` has no ``lambda_handler.py``.
 
 Usage: ``python benchmarks/trigger_cost.py [--repo DIR] [--events 500]``; prints JSON.
 """
@@ -28,6 +27,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import boto3
+from botocore.stub import ANY, Stubber
+
+from reviews_etl.trigger import GlueJobLauncher, TriggerSettings, handle_event
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = "reviews-landing"
@@ -128,14 +132,6 @@ def _events() -> dict[str, tuple[dict[str, Any], bool]]:
 
 def decision_cost(events_per_kind: int = 500) -> dict[str, Any]:
     """Milliseconds per ``handle_event`` call with a stubbed Glue client."""
-    try:
-        import boto3
-        from botocore.stub import ANY, Stubber
-
-        from reviews_etl.trigger import GlueJobLauncher, TriggerSettings, handle_event
-    except ImportError as exc:
-        return {"status": "n/a", "reason": f"import failed: {exc}"}
-
     settings = TriggerSettings(landing_bucket=BUCKET, landing_prefix="landing/", glue_job_name=JOB)
     glue = boto3.client(
         "glue",
@@ -144,7 +140,7 @@ def decision_cost(events_per_kind: int = 500) -> dict[str, Any]:
         aws_secret_access_key="testing",  # a Stubber never sends a request
     )
     stubber = Stubber(glue)
-    launcher = GlueJobLauncher.from_settings(glue, settings)
+    launcher = GlueJobLauncher(glue, settings.glue_job_name)
     logger = logging.getLogger("reviews_etl.benchmark")
     logger.handlers[:] = [logging.StreamHandler(open(os.devnull, "w", encoding="utf-8"))]  # noqa: SIM115
     logger.setLevel(logging.INFO)

@@ -1,4 +1,5 @@
-"""An independent, plain-Python implementation of the DESIGN.md contract, used as a test oracle.
+"""An independent, plain-Python implementation of the data contract (docs/data-contract.md),
+used as a test oracle.
 
 Deliberately written without looking at how the Spark transforms work: csv module parsing,
 ``datetime.date`` for calendar checks, dicts for grouping.

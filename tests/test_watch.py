@@ -175,4 +175,5 @@ def test_watch_command_once_processes_what_is_there_and_exits(spark, dirs, capsy
     assert "skipped   b.tsv  suffix_not_allowed" in printed
     assert main([*argv, "--no-stop-spark"]) == 0  # a restart: nothing new
     assert "a.csv" not in capsys.readouterr().out
-    assert main(["watch", str(landing / "nope"), "--output", str(out), "--once"]) == 1
+    # A landing folder that does not exist is a usage error.
+    assert main(["watch", str(landing / "nope"), "--output", str(out), "--once"]) == 2

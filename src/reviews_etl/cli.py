@@ -146,9 +146,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         max_reject_ratio=args.max_reject_ratio,
         run_id=args.run_id,
     )
-    from reviews_etl.pipeline import run_pipeline
-
     spark = start_spark(args.master, args.driver_memory)
+    from reviews_etl.pipeline import run_pipeline  # pyspark is there: start_spark checked
+
     try:
         result = run_pipeline(spark, config)
     except QualityGateError as exc:
@@ -164,10 +164,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from reviews_etl.watch import FolderWatcher, LocalLauncher
-
     suffixes = tuple(args.suffix or [".csv"])
     spark = start_spark(args.master, args.driver_memory)
+    from reviews_etl.watch import FolderWatcher, LocalLauncher  # pyspark is there
+
     launcher = LocalLauncher(spark, args.top_n, args.max_reject_ratio)
     try:
         watcher = FolderWatcher(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from reviews_etl.config import DEFAULT_MAX_REJECT_RATIO, DEFAULT_TOP_N, PipelineConfig
@@ -132,8 +133,6 @@ def _glue_context() -> tuple[Any, Any] | None:
         from awsglue.job import Job
     except ImportError:
         return None
-    from pyspark import SparkContext
-
     spark_context = SparkContext.getOrCreate()
     try:
         context = GlueContext(spark_context)

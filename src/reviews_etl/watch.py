@@ -16,18 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel
+from pyspark.sql import SparkSession
 
 from reviews_etl.config import PipelineConfig
 from reviews_etl.logs import get_logger, log_event
+from reviews_etl.manifest import RunResult
+from reviews_etl.pipeline import run_pipeline
 from reviews_etl.trigger import JobLauncher, LandingRules, LocalObjectRef, handle_objects
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-    from reviews_etl.manifest import RunResult
 
 STATE_FOLDER = "_watch"
 STATE_FILE = "state.json"
@@ -60,8 +58,6 @@ class LocalLauncher:
         self.last_result: RunResult | None = None
 
     def start(self, source_path: str, arguments: dict[str, str]) -> str:
-        from reviews_etl.pipeline import run_pipeline
-
         config = PipelineConfig.build(
             sources=[source_path],
             output_root=arguments["output_path"],

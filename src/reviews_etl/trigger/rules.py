@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from reviews_etl.trigger.events import ObjectRef, SkipReason
 
@@ -35,6 +37,11 @@ def split_suffixes(value: object) -> object:
     return tuple(dict.fromkeys(suffixes))
 
 
+# Field types shared with the trigger's settings, so both validate the same way.
+LandingPrefix = Annotated[str, AfterValidator(relative_prefix)]
+Suffixes = Annotated[tuple[str, ...], BeforeValidator(split_suffixes)]
+
+
 class LandingRules(BaseModel):
     """Which objects start a run. ``landing_bucket`` is an S3 bucket or a local landing root.
 
@@ -47,18 +54,8 @@ class LandingRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     landing_bucket: str = Field(min_length=1)
-    landing_prefix: str = ""
-    allowed_suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
-
-    @field_validator("landing_prefix")
-    @classmethod
-    def _relative_prefix(cls, prefix: str) -> str:
-        return relative_prefix(prefix)
-
-    @field_validator("allowed_suffixes", mode="before")
-    @classmethod
-    def _split_suffixes(cls, value: object) -> object:
-        return split_suffixes(value)
+    landing_prefix: LandingPrefix = ""
+    allowed_suffixes: Suffixes = DEFAULT_SUFFIXES
 
 
 class Decision(BaseModel):

@@ -13,12 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviews_etl.errors import ConfigError
-from reviews_etl.trigger.rules import (
-    DEFAULT_SUFFIXES,
-    LandingRules,
-    relative_prefix,
-    split_suffixes,
-)
+from reviews_etl.trigger.rules import DEFAULT_SUFFIXES, LandingPrefix, LandingRules, Suffixes
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S")
@@ -37,8 +32,8 @@ class TriggerSettings(BaseSettings):
 
     glue_job_name: str = Field(min_length=1, max_length=255, alias="GLUE_JOB_NAME")
     landing_bucket: str = Field(alias="LANDING_BUCKET")
-    landing_prefix: str = Field(default="", alias="LANDING_PREFIX")
-    allowed_suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
+    landing_prefix: LandingPrefix = Field(default="", alias="LANDING_PREFIX")
+    allowed_suffixes: Annotated[Suffixes, NoDecode] = Field(
         default=DEFAULT_SUFFIXES, alias="ALLOWED_SUFFIXES"
     )
     # Passed to the job as --output_path when set; otherwise the job's default applies.
@@ -50,6 +45,15 @@ class TriggerSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", alias="LOG_LEVEL"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: object) -> object:
+        # env_ignore_empty only drops "": a value of spaces counts as unset too, so a required
+        # variable is reported as missing and an optional one takes its default.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
 
     @field_validator("landing_bucket")
     @classmethod
@@ -63,22 +67,13 @@ class TriggerSettings(BaseSettings):
             )
         return bucket
 
-    @field_validator("landing_prefix")
-    @classmethod
-    def _relative_prefix(cls, prefix: str) -> str:
-        return relative_prefix(prefix)
-
-    @field_validator("allowed_suffixes", mode="before")
-    @classmethod
-    def _split_suffixes(cls, value: object) -> object:
-        return split_suffixes(value)
-
     @field_validator("output_path")
     @classmethod
     def _output_uri(cls, path: str | None) -> str | None:
         if path is None:
             return None
-        if not _URI.match(path):
+        # Checked after dropping trailing slashes: 's3:///' must not become 's3:'.
+        if not _URI.match(path.rstrip("/")):
             raise ValueError(f"{path!r} must be a URI such as s3://bucket/folder")
         return path.rstrip("/")
 
