@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reviews_etl.events import (
+from reviews_etl.trigger.events import (
     LocalObjectRef,
     ParsedEvent,
     S3ObjectRef,
@@ -104,6 +104,72 @@ def test_sqs_envelope_holding_an_s3_notification() -> None:
     assert [o.source_path for o in parsed.objects] == [
         "s3://reviews-landing/landing/May 2024/reviews + extra café ☕.csv"
     ]
+
+
+def test_sqs_message_id_is_carried_to_the_object() -> None:
+    parsed = parse_event(load_event("sqs_s3_notification.json"))
+
+    assert [o.message_id for o in parsed.objects] == ["059f36b4-87a3-44ab-83d2-661970000000"]
+
+
+def test_sqs_batch_of_three_gives_each_object_its_own_message_id() -> None:
+    event = load_event("sqs_s3_batch_three.json")
+    parsed = parse_event(event)
+
+    assert parsed.skipped == []
+    assert [(o.key, o.size, o.message_id) for o in parsed.objects] == [
+        ("landing/batch/reviews_a.csv", 1024, "2e1424d4-f796-459a-8184-9c92662be6d1"),
+        ("landing/batch/reviews_b.csv", 2048, "2e1424d4-f796-459a-8184-9c92662be6d2"),
+        ("landing/batch/reviews_c.csv", 4096, "2e1424d4-f796-459a-8184-9c92662be6d3"),
+    ]
+    assert [o.message_id for o in parsed.objects] == [r["messageId"] for r in event["Records"]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "s3_put_encoded_keys.json",
+        "s3_put_multiple_records.json",
+        "eventbridge_object_created.json",
+        "s3_malformed_mixed.json",
+    ],
+)
+def test_objects_of_direct_invocations_have_no_message_id(name: str) -> None:
+    parsed = parse_event(load_event(name))
+
+    assert parsed.objects
+    assert {o.message_id for o in parsed.objects} == {None}
+
+
+def test_every_object_of_one_sqs_message_shares_its_message_id() -> None:
+    good = json.dumps({"Records": [s3_record("landing/a.csv"), s3_record("landing/b.csv")]})
+    eventbridge = json.dumps(load_event("eventbridge_object_created.json"))
+    parsed = parse_event(sqs_envelope(good, eventbridge))
+
+    assert [(o.key, o.message_id) for o in parsed.objects] == [
+        ("landing/a.csv", "m-0"),
+        ("landing/b.csv", "m-0"),
+        ("landing/eventbridge drop/café reviews.csv", "m-1"),
+    ]
+
+
+def test_sqs_message_without_message_id_gives_none() -> None:
+    event = load_event("sqs_s3_notification.json")
+    del event["Records"][0]["messageId"]
+
+    [obj] = parse_event(event).objects
+    assert obj.message_id is None
+
+
+def test_nested_sqs_envelopes_keep_the_outermost_message_id() -> None:
+    """Only the messageId Lambda delivered can be named in a partial batch response."""
+    inner = sqs_envelope(json.dumps({"Records": [s3_record("landing/nested.csv")]}))
+    inner["Records"][0]["messageId"] = "inner-id"
+    outer = sqs_envelope(json.dumps(inner))
+    outer["Records"][0]["messageId"] = "outer-id"
+
+    [obj] = parse_event(outer).objects
+    assert (obj.key, obj.message_id) == ("landing/nested.csv", "outer-id")
 
 
 def test_sqs_envelope_holding_a_test_event() -> None:

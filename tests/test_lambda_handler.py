@@ -1,4 +1,4 @@
-"""The thin Lambda entry point at the repository root, against moto's Glue."""
+"""The thin Lambda entry point at the repository root, end to end against moto's Glue."""
 
 from __future__ import annotations
 
@@ -9,29 +9,51 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from moto import mock_aws
+from moto.moto_api import state_manager
 
-from reviews_etl.errors import ConfigError
-from reviews_etl.trigger import JobStartError
+from reviews_etl.errors import ConfigError, JobStartError
+from reviews_etl.logs import get_logger
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
+TRIGGER_VARIABLES = (
+    "GLUE_JOB_NAME",
+    "LANDING_BUCKET",
+    "LANDING_PREFIX",
+    "ALLOWED_SUFFIXES",
+    "OUTPUT_PATH",
+    "MAX_START_ATTEMPTS",
+    "RETRY_BASE_DELAY_SECONDS",
+    "RETRY_MAX_DELAY_SECONDS",
+    "LOG_LEVEL",
+)
+BATCH_SOURCES = [
+    "s3://reviews-landing/landing/batch/reviews_a.csv",
+    "s3://reviews-landing/landing/batch/reviews_b.csv",
+    "s3://reviews-landing/landing/batch/reviews_c.csv",
+]
 
 
 def load_event(name: str) -> dict[str, Any]:
     with (EVENTS / name).open(encoding="utf-8") as handle:
         event: dict[str, Any] = json.load(handle)
     return event
+
+
+def logged_events(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [json.loads(r.getMessage())["event"] for r in caplog.records if r.name == "reviews_etl"]
 
 
 @dataclass
@@ -50,47 +72,104 @@ class FakeLambdaContext:
         return 30_000
 
 
+@dataclass
+class RecordedSleeps:
+    """Stands in for ``botocore.endpoint.time``: records the retry delays, never sleeps."""
+
+    delays: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordedSleeps:
+    recorded = RecordedSleeps()
+    monkeypatch.setattr(botocore.endpoint, "time", recorded)
+    return recorded
+
+
 @pytest.fixture
 def lambda_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's environment, and nothing from the developer's."""
+    for name in TRIGGER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE", "AWS_RETRY_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
         "GLUE_JOB_NAME": JOB,
         "LANDING_BUCKET": "reviews-landing",
         "LANDING_PREFIX": "landing/",
         "OUTPUT_PATH": "s3://reviews-processed",
+        "MAX_START_ATTEMPTS": "3",
         "RETRY_BASE_DELAY_SECONDS": "0",
+        "RETRY_MAX_DELAY_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 @pytest.fixture
 def handler_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """``lambda_handler`` imported from the repository root, with a fresh per-container cache."""
+    """``lambda_handler`` imported from the repository root, with a fresh per-container cache
+    (and the ``reviews_etl`` logger's level, which the handler sets, restored)."""
     monkeypatch.syspath_prepend(str(ROOT))
     module = importlib.import_module("lambda_handler")
+    logger = get_logger()
+    level = logger.level
     module._runtime.cache_clear()
     yield module
     module._runtime.cache_clear()
+    logger.setLevel(level)
+
+
+def create_job(client: Any, name: str = JOB, max_concurrent_runs: int = 10) -> None:
+    client.create_job(
+        Name=name,
+        Role="arn:aws:iam::123456789012:role/reviews-etl-glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://reviews-scripts/glue_entrypoint.py"},
+        ExecutionProperty={"MaxConcurrentRuns": max_concurrent_runs},
+    )
 
 
 @pytest.fixture
 def glue(lambda_env: None) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("glue", region_name=REGION)
-        client.create_job(
-            Name=JOB,
-            Role="arn:aws:iam::123456789012:role/reviews-etl-glue",
-            Command={
-                "Name": "glueetl",
-                "ScriptLocation": "s3://reviews-scripts/glue_entrypoint.py",
-            },
-        )
+        create_job(client)
         yield client
+
+
+@pytest.fixture
+def runs_keep_running() -> Iterator[None]:
+    """moto's job runs finish as soon as they are looked at; keep them RUNNING so the job's
+    MaxConcurrentRuns is reached and Glue answers ConcurrentRunsExceededException."""
+    state_manager.set_transition(
+        model_name="glue::job_run", transition={"progression": "manual", "times": 1_000_000}
+    )
+    yield
+    state_manager.unset_transition("glue::job_run")
+
+
+def count_attempts(handler_module: ModuleType) -> Callable[[], list[str]]:
+    """Create the container's client now and count its StartJobRun HTTP attempts by source."""
+    _, launcher = handler_module._runtime()
+    attempts: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        attempts.append(json.loads(body)["Arguments"]["--source_path"])
+
+    launcher.glue.meta.events.register("before-send.glue.StartJobRun", record)
+    return lambda: attempts
 
 
 def test_handler_starts_glue_runs(
@@ -104,13 +183,12 @@ def test_handler_starts_glue_runs(
     [started] = result["started"]
     assert started["source_path"] == source
     assert result["skipped"] == []
+    assert result["failed"] == []
+    assert result["batchItemFailures"] == []
     run = glue.get_job_run(JobName=JOB, RunId=started["run_id"])["JobRun"]
     assert run["Arguments"] == {"--source_path": source, "--output_path": "s3://reviews-processed"}
     assert json.loads(json.dumps(result)) == result  # a JSON-serialisable Lambda result
-    events = [
-        json.loads(r.getMessage())["event"] for r in caplog.records if r.name == "reviews_etl"
-    ]
-    assert events == ["trigger.started", "trigger.summary"]
+    assert logged_events(caplog) == ["trigger.started", "trigger.summary"]
 
 
 def test_handler_handles_sqs_and_eventbridge_and_test_events(
@@ -124,30 +202,33 @@ def test_handler_handles_sqs_and_eventbridge_and_test_events(
             "sqs_s3_test_event.json",
             "eventbridge_object_created.json",
             "s3_object_removed.json",
+            "sqs_s3_batch_three.json",
         )
     ]
 
-    assert [len(r["started"]) for r in results] == [1, 0, 1, 0]
+    assert [len(r["started"]) for r in results] == [1, 0, 1, 0, 3]
     assert [[s["reason"] for s in r["skipped"]] for r in results] == [
         [],
         ["test_event"],
         [],
         ["not_object_created"],
+        [],
     ]
-    assert len(glue.get_job_runs(JobName=JOB)["JobRuns"]) == 2
+    assert [r["batchItemFailures"] for r in results] == [[]] * 5
+    assert len(glue.get_job_runs(JobName=JOB)["JobRuns"]) == 5
 
 
 def test_client_and_settings_are_created_once_per_container(
     glue: Any, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created: list[str] = []
-    real_client: Any = boto3.client
+    real_client: Any = boto3.session.Session.client
 
-    def counting_client(service: str, *args: Any, **kwargs: Any) -> Any:
+    def counting_client(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
         created.append(service)
-        return real_client(service, *args, **kwargs)
+        return real_client(self, service, *args, **kwargs)
 
-    monkeypatch.setattr(boto3, "client", counting_client)
+    monkeypatch.setattr(boto3.session.Session, "client", counting_client)
     for _ in range(3):
         handler_module.handler(load_event("s3_put_encoded_keys.json"), FakeLambdaContext())
     monkeypatch.setenv("GLUE_JOB_NAME", "changed-after-the-first-call")
@@ -157,21 +238,146 @@ def test_client_and_settings_are_created_once_per_container(
     assert len(glue.get_job_runs(JobName=JOB)["JobRuns"]) == 4
 
 
-def test_handler_raises_when_the_job_cannot_start(
-    lambda_env: None, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_container_client_follows_the_settings(
+    lambda_env: None, handler_module: ModuleType
+) -> None:
+    settings, launcher = handler_module._runtime()
+
+    assert (settings.glue_job_name, launcher.job_name) == (JOB, JOB)
+    assert launcher.glue.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert launcher.glue.meta.region_name == REGION
+
+
+def test_log_level_comes_from_the_environment(
+    glue: Any, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+
+    handler_module.handler(load_event("s3_test_event.json"), FakeLambdaContext())
+
+    assert get_logger().level == logging.WARNING
+
+
+def test_missing_job_fails_a_direct_invocation(
+    lambda_env: None,
+    handler_module: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    sleeps: RecordedSleeps,
 ) -> None:
     monkeypatch.setenv("GLUE_JOB_NAME", "missing-job")
     with mock_aws(), pytest.raises(JobStartError, match="EntityNotFoundException"):
         handler_module.handler(load_event("s3_put_encoded_keys.json"), FakeLambdaContext())
+    assert sleeps.delays == []  # not retried
 
 
-def test_handler_names_missing_settings(
-    handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_missing_job_with_sqs_reports_every_message(
+    lambda_env: None, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("GLUE_JOB_NAME", raising=False)
-    monkeypatch.delenv("LANDING_BUCKET", raising=False)
+    monkeypatch.setenv("GLUE_JOB_NAME", "missing-job")
+    event = load_event("sqs_s3_batch_three.json")
 
-    with pytest.raises(ConfigError, match="GLUE_JOB_NAME is required"):
+    with mock_aws():
+        result = handler_module.handler(event, FakeLambdaContext())
+
+    assert result["started"] == []
+    assert [f["source_path"] for f in result["failed"]] == BATCH_SOURCES
+    assert all("EntityNotFoundException" in f["error"] for f in result["failed"])
+    assert result["batchItemFailures"] == [
+        {"itemIdentifier": r["messageId"]} for r in event["Records"]
+    ]
+
+
+def test_sqs_batch_reports_the_message_glue_refused(
+    lambda_env: None,
+    handler_module: ModuleType,
+    runs_keep_running: None,
+    sleeps: RecordedSleeps,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="reviews_etl")
+    event = load_event("sqs_s3_batch_three.json")
+    with mock_aws():
+        glue = boto3.client("glue", region_name=REGION)
+        create_job(glue, max_concurrent_runs=2)
+        attempts = count_attempts(handler_module)
+
+        result = handler_module.handler(event, FakeLambdaContext())
+
+        runs = glue.get_job_runs(JobName=JOB)["JobRuns"]
+
+    assert [s["source_path"] for s in result["started"]] == BATCH_SOURCES[:2]
+    [failed] = result["failed"]
+    assert failed["source_path"] == BATCH_SOURCES[2]
+    assert failed["message_id"] == event["Records"][2]["messageId"]
+    assert "ConcurrentRunsExceededException" in failed["error"]
+    assert "after 3 attempt(s)" in failed["error"]
+    assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][2]["messageId"]}]
+    # one attempt each for the started runs, MAX_START_ATTEMPTS=3 for the refused one
+    assert attempts() == [BATCH_SOURCES[0], BATCH_SOURCES[1], *[BATCH_SOURCES[2]] * 3]
+    assert sleeps.delays == [0.0, 0.0]  # RETRY_*_DELAY_SECONDS=0
+    assert sorted(r["Arguments"]["--source_path"] for r in runs) == BATCH_SOURCES[:2]
+    events = logged_events(caplog)
+    assert events.count("trigger.retry") == 2
+    assert events.count("trigger.failed") == 1
+    assert events[-1] == "trigger.summary"
+
+
+def test_direct_s3_event_starts_every_object_then_fails_the_invocation(
+    lambda_env: None,
+    handler_module: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    runs_keep_running: None,
+    sleeps: RecordedSleeps,
+) -> None:
+    monkeypatch.setenv("ALLOWED_SUFFIXES", "csv,txt")
+    with mock_aws():
+        glue = boto3.client("glue", region_name=REGION)
+        create_job(glue, max_concurrent_runs=1)
+        attempts = count_attempts(handler_module)
+
+        with pytest.raises(JobStartError) as info:
+            handler_module.handler(load_event("s3_put_multiple_records.json"), FakeLambdaContext())
+
+        runs = glue.get_job_runs(JobName=JOB)["JobRuns"]
+
+    first, second, third = (
+        "s3://reviews-landing/landing/reviews_2024-05-01.csv",
+        "s3://reviews-landing/landing/REVIEWS_2024-05-02.CSV",
+        "s3://reviews-landing/landing/notes.txt",
+    )
+    assert [r["Arguments"]["--source_path"] for r in runs] == [first]
+    assert attempts() == [first, *[second] * 3, *[third] * 3]
+    assert "2 of 3 accepted object(s) could not be started" in str(info.value)
+    assert second in str(info.value)
+    assert "ConcurrentRunsExceededException" in str(info.value)
+
+
+def test_handler_names_missing_settings_and_retries_them_next_time(
+    glue: Any, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GLUE_JOB_NAME")
+    monkeypatch.setenv("LANDING_BUCKET", "   ")
+
+    with pytest.raises(ConfigError) as info:
+        handler_module.handler(load_event("s3_test_event.json"), FakeLambdaContext())
+    assert str(info.value) == (
+        "invalid trigger settings: GLUE_JOB_NAME is required but not set; "
+        "LANDING_BUCKET is required but not set"
+    )
+
+    # A ConfigError is not cached: once the environment is fixed, the container works.
+    monkeypatch.setenv("GLUE_JOB_NAME", JOB)
+    monkeypatch.setenv("LANDING_BUCKET", "reviews-landing")
+    result = handler_module.handler(load_event("s3_put_encoded_keys.json"), FakeLambdaContext())
+    assert len(result["started"]) == 1
+
+
+def test_handler_names_invalid_settings(
+    lambda_env: None, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_START_ATTEMPTS", "45")
+
+    with pytest.raises(ConfigError, match="MAX_START_ATTEMPTS='45'"):
         handler_module.handler(load_event("s3_test_event.json"), FakeLambdaContext())
 
 
@@ -190,9 +396,14 @@ def test_trigger_path_imports_without_pyspark() -> None:
 
         sys.meta_path.insert(0, BlockSpark())
         import lambda_handler
-        import reviews_etl.events
         import reviews_etl.trigger
+        import reviews_etl.trigger.events
+        import reviews_etl.trigger.handler
+        import reviews_etl.trigger.launcher
+        import reviews_etl.trigger.rules
+        import reviews_etl.trigger.settings
 
+        assert callable(lambda_handler.handler)
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"pyspark", "py4j"})
         print("spark modules:", loaded)
         assert not loaded, loaded
@@ -212,6 +423,14 @@ def test_trigger_path_imports_without_pyspark() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "spark modules: []" in result.stdout
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
-    assert "lambda_handler" in imported
-    assert "reviews_etl.trigger" in imported
+    for module in (
+        "lambda_handler",
+        "reviews_etl.trigger",
+        "reviews_etl.trigger.events",
+        "reviews_etl.trigger.handler",
+        "reviews_etl.trigger.launcher",
+        "reviews_etl.trigger.rules",
+        "reviews_etl.trigger.settings",
+    ):
+        assert module in imported
     assert not [m for m in imported if m.split(".")[0] in {"pyspark", "py4j"}]

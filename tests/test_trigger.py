@@ -1,37 +1,63 @@
-"""The trigger: landing rules, settings from the environment, Glue launcher, handling."""
+"""The trigger: landing rules, settings from the environment, the Glue launcher and its one
+retry layer (botocore), and handling events with several objects."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
-from botocore.stub import Stubber
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
+from botocore.exceptions import ClientError, ConnectTimeoutError
 from moto import mock_aws
 
-from reviews_etl.errors import ConfigError, ReviewsEtlError
-from reviews_etl.events import LocalObjectRef, S3ObjectRef, SkipReason
+from reviews_etl.errors import ConfigError, JobStartError, ReviewsEtlError
 from reviews_etl.trigger import (
-    RETRYABLE_ERROR_CODES,
     Decision,
+    FailedStart,
     GlueJobLauncher,
-    JobStartError,
-    JobStartRetriesExhaustedError,
     LandingRules,
+    LocalObjectRef,
+    S3ObjectRef,
+    SkipReason,
+    StartedRun,
     TriggerSettings,
+    TriggerSummary,
     decide,
+    glue_client,
     handle_event,
     handle_objects,
+    lambda_response,
+)
+from reviews_etl.trigger.launcher import (
+    CONCURRENT_RUNS_EXCEEDED,
+    ConcurrentRunsRetry,
+    glue_arguments,
 )
 
 EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
 BUCKET = "reviews-landing"
+
+TRIGGER_VARIABLES = (
+    "GLUE_JOB_NAME",
+    "LANDING_BUCKET",
+    "LANDING_PREFIX",
+    "ALLOWED_SUFFIXES",
+    "OUTPUT_PATH",
+    "MAX_START_ATTEMPTS",
+    "RETRY_BASE_DELAY_SECONDS",
+    "RETRY_MAX_DELAY_SECONDS",
+    "LOG_LEVEL",
+)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -49,18 +75,26 @@ def _capture_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reviews_etl")
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and region so no test can reach a real account."""
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's environment must not leak into settings (read by every constructor)
+    nor let a client reach a real account or endpoint."""
+    for name in TRIGGER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE", "AWS_RETRY_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
 
 
 def settings(**overrides: Any) -> TriggerSettings:
@@ -73,18 +107,26 @@ def settings(**overrides: Any) -> TriggerSettings:
     return TriggerSettings(**values)
 
 
+def rules(**overrides: Any) -> LandingRules:
+    return settings(**overrides).rules
+
+
 def ref(key: str, bucket: str = BUCKET, size: int | None = 100) -> S3ObjectRef:
     return S3ObjectRef(bucket=bucket, key=key, size=size)
 
 
 class RecordingLauncher:
-    """A JobLauncher that records its calls and returns run ids jr_1, jr_2, ..."""
+    """A JobLauncher that records its calls and returns run ids jr_1, jr_2, ...; it raises
+    ``JobStartError`` for the source paths in ``fail``."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail: set[str] | None = None) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
+        self.fail = fail or set()
 
     def start(self, source_path: str, arguments: dict[str, str]) -> str:
         self.calls.append((source_path, arguments))
+        if source_path in self.fail:
+            raise JobStartError(JOB, source_path, CONCURRENT_RUNS_EXCEEDED, 5, "simulated")
         return f"jr_{len(self.calls)}"
 
 
@@ -111,7 +153,7 @@ class RecordingLauncher:
     ],
 )
 def test_decide(object_ref: S3ObjectRef, reason: SkipReason | None) -> None:
-    decision = decide(object_ref, settings())
+    decision = decide(object_ref, rules())
 
     assert decision.start is (reason is None)
     assert decision.reason == reason
@@ -120,20 +162,27 @@ def test_decide(object_ref: S3ObjectRef, reason: SkipReason | None) -> None:
 
 
 def test_decide_without_prefix_and_with_several_suffixes() -> None:
-    rules = LandingRules(landing_bucket=BUCKET, allowed_suffixes="CSV, .tsv,.csv.gz")
+    landing = LandingRules(landing_bucket=BUCKET, allowed_suffixes="CSV, .tsv,.csv.gz")
 
-    assert rules.allowed_suffixes == (".csv", ".tsv", ".csv.gz")
-    assert decide(ref("top.csv"), rules).start
-    assert decide(ref("deep/x.TSV"), rules).start
-    assert decide(ref("a.CSV.GZ"), rules).start
-    assert decide(ref("a.json"), rules).reason == SkipReason.SUFFIX_NOT_ALLOWED
+    assert landing.allowed_suffixes == (".csv", ".tsv", ".csv.gz")
+    assert decide(ref("top.csv"), landing).start
+    assert decide(ref("deep/x.TSV"), landing).start
+    assert decide(ref("a.CSV.GZ"), landing).start
+    assert decide(ref("a.json"), landing).reason == SkipReason.SUFFIX_NOT_ALLOWED
 
 
 def test_prefix_is_a_plain_string_prefix_as_in_s3_filters() -> None:
-    rules = LandingRules(landing_bucket=BUCKET, landing_prefix="landing")
+    landing = LandingRules(landing_bucket=BUCKET, landing_prefix="landing")
 
-    assert decide(ref("landing-old/a.csv"), rules).start
-    assert not decide(ref("landing-old/a.csv"), settings()).start
+    assert decide(ref("landing-old/a.csv"), landing).start
+    assert not decide(ref("landing-old/a.csv"), rules()).start
+
+
+def test_landing_rules_refuse_an_absolute_prefix_and_no_suffix() -> None:
+    with pytest.raises(ValueError, match="must not start with '/'"):
+        LandingRules(landing_bucket=BUCKET, landing_prefix="/landing/")
+    with pytest.raises(ValueError, match="at least one suffix"):
+        LandingRules(landing_bucket=BUCKET, allowed_suffixes=" , ")
 
 
 def test_decide_works_for_local_files(tmp_path: Path) -> None:
@@ -142,13 +191,13 @@ def test_decide_works_for_local_files(tmp_path: Path) -> None:
     good.write_text("review_id,product_id\n", encoding="utf-8")
     empty = tmp_path / "in" / "empty.csv"
     empty.touch()
-    rules = LandingRules(landing_bucket=str(tmp_path.resolve()), landing_prefix="in/")
+    landing = LandingRules(landing_bucket=str(tmp_path.resolve()), landing_prefix="in/")
 
-    assert decide(LocalObjectRef.from_path(tmp_path, good), rules).start
-    assert decide(LocalObjectRef.from_path(tmp_path, empty), rules).reason == (
+    assert decide(LocalObjectRef.from_path(tmp_path, good), landing).start
+    assert decide(LocalObjectRef.from_path(tmp_path, empty), landing).reason == (
         SkipReason.EMPTY_OBJECT
     )
-    assert decide(LocalObjectRef.from_path(tmp_path, tmp_path / "in"), rules).reason == (
+    assert decide(LocalObjectRef.from_path(tmp_path, tmp_path / "in"), landing).reason == (
         SkipReason.FOLDER_MARKER
     )
     other_root = LandingRules(landing_bucket=str(tmp_path / "elsewhere"))
@@ -166,11 +215,21 @@ def test_decision_needs_a_reason_exactly_when_skipping() -> None:
 
 # --- settings from the environment --------------------------------------------------------
 
-MINIMAL_ENV = {"GLUE_JOB_NAME": JOB, "LANDING_BUCKET": BUCKET}
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set trigger variables: ``env(GLUE_JOB_NAME="x")``; the two required ones by default."""
+
+    def _set(**values: str) -> None:
+        for name, value in {"GLUE_JOB_NAME": JOB, "LANDING_BUCKET": BUCKET, **values}.items():
+            monkeypatch.setenv(name, value)
+
+    return _set
 
 
-def test_settings_defaults() -> None:
-    loaded = TriggerSettings.from_env(MINIMAL_ENV)
+def test_settings_defaults(env: Callable[..., None]) -> None:
+    env()
+    loaded = TriggerSettings.from_env()
 
     assert loaded.glue_job_name == JOB
     assert loaded.landing_bucket == BUCKET
@@ -184,22 +243,21 @@ def test_settings_defaults() -> None:
         20.0,
     )
     assert loaded.log_level == "INFO"
+    assert loaded.rules == LandingRules(landing_bucket=BUCKET)
 
 
-def test_settings_all_variables() -> None:
-    loaded = TriggerSettings.from_env(
-        {
-            **MINIMAL_ENV,
-            "LANDING_PREFIX": "landing/",
-            "ALLOWED_SUFFIXES": " .CSV , txt ",
-            "OUTPUT_PATH": "s3://reviews-processed/",
-            "MAX_START_ATTEMPTS": "3",
-            "RETRY_BASE_DELAY_SECONDS": "0.5",
-            "RETRY_MAX_DELAY_SECONDS": "4",
-            "LOG_LEVEL": "debug",
-            "UNRELATED": "ignored",
-        }
+def test_settings_all_variables(env: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> None:
+    env(
+        LANDING_PREFIX="landing/",
+        ALLOWED_SUFFIXES=" .CSV , txt ",
+        OUTPUT_PATH="s3://reviews-processed/",
+        MAX_START_ATTEMPTS="3",
+        RETRY_BASE_DELAY_SECONDS="0.5",
+        RETRY_MAX_DELAY_SECONDS="4",
+        LOG_LEVEL="debug",
     )
+    monkeypatch.setenv("UNRELATED", "ignored")
+    loaded = TriggerSettings.from_env()
 
     assert loaded.landing_prefix == "landing/"
     assert loaded.allowed_suffixes == (".csv", ".txt")
@@ -211,52 +269,135 @@ def test_settings_all_variables() -> None:
         4.0,
     )
     assert loaded.log_level == "DEBUG"
+    assert loaded.rules == LandingRules(
+        landing_bucket=BUCKET, landing_prefix="landing/", allowed_suffixes=(".csv", ".txt")
+    )
 
 
-def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GLUE_JOB_NAME", "from-os-environ")
-    monkeypatch.setenv("LANDING_BUCKET", BUCKET)
+def test_settings_are_not_landing_rules_but_give_them() -> None:
+    loaded = settings(allowed_suffixes="csv,tsv")
 
-    assert TriggerSettings.from_env().glue_job_name == "from-os-environ"
+    assert not isinstance(loaded, LandingRules)
+    assert isinstance(loaded.rules, LandingRules)
+    assert loaded.rules.model_dump() == {
+        "landing_bucket": BUCKET,
+        "landing_prefix": "landing/",
+        "allowed_suffixes": (".csv", ".tsv"),
+    }
 
 
-def test_blank_variables_count_as_unset() -> None:
-    loaded = TriggerSettings.from_env({**MINIMAL_ENV, "ALLOWED_SUFFIXES": " ", "OUTPUT_PATH": ""})
+def test_field_names_and_variable_names_both_work_as_keywords() -> None:
+    by_field = TriggerSettings(glue_job_name=JOB, landing_bucket=BUCKET, max_start_attempts=2)
+    by_alias = TriggerSettings(GLUE_JOB_NAME=JOB, LANDING_BUCKET=BUCKET, MAX_START_ATTEMPTS=2)
 
+    assert by_field == by_alias
+    assert by_field.max_start_attempts == 2
+
+
+def test_suffixes_are_split_trimmed_lowered_and_dotted(env: Callable[..., None]) -> None:
+    env(ALLOWED_SUFFIXES="csv, .TXT")
+
+    assert TriggerSettings.from_env().allowed_suffixes == (".csv", ".txt")
+
+
+def test_values_are_trimmed(env: Callable[..., None]) -> None:
+    env(
+        GLUE_JOB_NAME=f"  {JOB}\t",
+        LANDING_BUCKET=f" {BUCKET} ",
+        LANDING_PREFIX=" landing/ ",
+        OUTPUT_PATH=" s3://reviews-processed/out/ ",
+        MAX_START_ATTEMPTS=" 4 ",
+        LOG_LEVEL=" warning ",
+    )
+    loaded = TriggerSettings.from_env()
+
+    assert loaded.glue_job_name == JOB
+    assert loaded.landing_bucket == BUCKET
+    assert loaded.landing_prefix == "landing/"
+    assert loaded.output_path == "s3://reviews-processed/out"
+    assert loaded.max_start_attempts == 4
+    assert loaded.log_level == "WARNING"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t \n"])
+def test_blank_variables_count_as_unset(env: Callable[..., None], blank: str) -> None:
+    env(
+        LANDING_PREFIX=blank,
+        ALLOWED_SUFFIXES=blank,
+        OUTPUT_PATH=blank,
+        MAX_START_ATTEMPTS=blank,
+        RETRY_BASE_DELAY_SECONDS=blank,
+        RETRY_MAX_DELAY_SECONDS=blank,
+        LOG_LEVEL=blank,
+    )
+    loaded = TriggerSettings.from_env()
+
+    assert loaded.landing_prefix == ""
     assert loaded.allowed_suffixes == (".csv",)
     assert loaded.output_path is None
+    assert (loaded.max_start_attempts, loaded.retry_base_delay, loaded.retry_max_delay) == (
+        5,
+        1.0,
+        20.0,
+    )
+    assert loaded.log_level == "INFO"
 
 
 def test_missing_required_variables_are_named() -> None:
     with pytest.raises(ConfigError) as info:
-        TriggerSettings.from_env({"LANDING_BUCKET": "  "})
+        TriggerSettings.from_env()
+
+    assert str(info.value) == (
+        "invalid trigger settings: GLUE_JOB_NAME is required but not set; "
+        "LANDING_BUCKET is required but not set"
+    )
+    assert isinstance(info.value, ReviewsEtlError)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_required_variable_is_missing(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    monkeypatch.setenv("GLUE_JOB_NAME", JOB)
+    monkeypatch.setenv("LANDING_BUCKET", blank)
+
+    with pytest.raises(ConfigError) as info:
+        TriggerSettings.from_env()
 
     message = str(info.value)
-    assert "GLUE_JOB_NAME is required but not set" in message
     assert "LANDING_BUCKET is required but not set" in message
-    assert isinstance(info.value, ReviewsEtlError)
+    assert "GLUE_JOB_NAME" not in message
 
 
 @pytest.mark.parametrize(
     ("variable", "value", "fragment"),
     [
         ("LANDING_BUCKET", "s3://reviews-landing", "bare bucket name"),
+        ("LANDING_BUCKET", "reviews-landing/landing", "bare bucket name"),
         ("LANDING_BUCKET", "Reviews_Landing", "not a valid S3 bucket name"),
         ("LANDING_BUCKET", "ab", "not a valid S3 bucket name"),
+        ("LANDING_BUCKET", "x" * 64, "not a valid S3 bucket name"),
         ("LANDING_PREFIX", "/landing/", "must not start with '/'"),
         ("ALLOWED_SUFFIXES", ",, ,", "at least one suffix"),
         ("OUTPUT_PATH", "reviews-processed/out", "must be a URI"),
+        ("OUTPUT_PATH", "s3:/reviews-processed", "must be a URI"),
+        ("OUTPUT_PATH", "s3:///", "must be a URI"),
         ("MAX_START_ATTEMPTS", "zero", "valid integer"),
+        ("MAX_START_ATTEMPTS", "2.5", "valid integer"),
         ("MAX_START_ATTEMPTS", "0", "greater than or equal to 1"),
+        ("MAX_START_ATTEMPTS", "-3", "greater than or equal to 1"),
+        ("MAX_START_ATTEMPTS", "11", "less than or equal to 10"),
         ("RETRY_BASE_DELAY_SECONDS", "-1", "greater than or equal to 0"),
+        ("RETRY_BASE_DELAY_SECONDS", "soon", "valid number"),
         ("RETRY_MAX_DELAY_SECONDS", "1e9", "less than or equal to 300"),
         ("LOG_LEVEL", "chatty", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
         ("GLUE_JOB_NAME", "x" * 256, "at most 255 characters"),
     ],
 )
-def test_invalid_variables_are_named(variable: str, value: str, fragment: str) -> None:
+def test_invalid_variables_are_named(
+    env: Callable[..., None], variable: str, value: str, fragment: str
+) -> None:
+    env(**{variable: value})
     with pytest.raises(ConfigError) as info:
-        TriggerSettings.from_env({**MINIMAL_ENV, variable: value})
+        TriggerSettings.from_env()
 
     message = str(info.value)
     assert message.startswith("invalid trigger settings: ")
@@ -264,18 +405,429 @@ def test_invalid_variables_are_named(variable: str, value: str, fragment: str) -
     assert fragment in message
 
 
-def test_base_delay_above_max_delay_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"RETRY_BASE_DELAY_SECONDS .* must not exceed"):
-        TriggerSettings.from_env(
-            {**MINIMAL_ENV, "RETRY_BASE_DELAY_SECONDS": "10", "RETRY_MAX_DELAY_SECONDS": "2"}
-        )
+def test_every_invalid_variable_is_named_at_once(env: Callable[..., None]) -> None:
+    env(LANDING_BUCKET="s3://reviews-landing", OUTPUT_PATH="out", MAX_START_ATTEMPTS="99")
+    with pytest.raises(ConfigError) as info:
+        TriggerSettings.from_env()
+
+    message = str(info.value)
+    for variable in ("LANDING_BUCKET=", "OUTPUT_PATH=", "MAX_START_ATTEMPTS="):
+        assert variable in message
+    assert "GLUE_JOB_NAME" not in message
 
 
-# --- GlueJobLauncher: moto happy path -----------------------------------------------------
+def test_base_delay_above_max_delay_is_refused(env: Callable[..., None]) -> None:
+    env(RETRY_BASE_DELAY_SECONDS="10", RETRY_MAX_DELAY_SECONDS="2")
+    with pytest.raises(ConfigError) as info:
+        TriggerSettings.from_env()
+
+    assert str(info.value) == (
+        "invalid trigger settings: RETRY_BASE_DELAY_SECONDS (10.0) must not exceed "
+        "RETRY_MAX_DELAY_SECONDS (2.0)"
+    )
+
+
+def test_equal_delays_and_the_range_ends_are_accepted(env: Callable[..., None]) -> None:
+    env(MAX_START_ATTEMPTS="10", RETRY_BASE_DELAY_SECONDS="0", RETRY_MAX_DELAY_SECONDS="0")
+    loaded = TriggerSettings.from_env()
+
+    assert (loaded.max_start_attempts, loaded.retry_base_delay, loaded.retry_max_delay) == (
+        10,
+        0.0,
+        0.0,
+    )
+
+
+# --- the Glue client: botocore's retries, with canned HTTP responses -----------------------
+
+
+def aws_response(status: int, body: dict[str, Any], error_type: str | None = None) -> AWSResponse:
+    """A raw Glue (JSON 1.1 protocol) HTTP response, as botocore receives it."""
+    headers = HTTPHeaders()
+    headers["content-type"] = "application/x-amz-json-1.1"
+    headers["x-amzn-RequestId"] = "req-1"
+    if error_type is not None:
+        headers["x-amzn-ErrorType"] = error_type
+
+    class _Raw:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield self.data
+
+    return AWSResponse(
+        "https://glue.us-east-1.amazonaws.com/", status, headers, _Raw(json.dumps(body).encode())
+    )
+
+
+def error(code: str, status: int = 400) -> Callable[[], AWSResponse]:
+    return lambda: aws_response(status, {"__type": code, "message": f"simulated {code}"}, code)
+
+
+def success(run_id: str = "jr_1") -> Callable[[], AWSResponse]:
+    return lambda: aws_response(200, {"JobRunId": run_id})
+
+
+CONCURRENT = error(CONCURRENT_RUNS_EXCEEDED)
+THROTTLING = error("ThrottlingException")
+INTERNAL = error("InternalServiceException", 500)
+
+
+@dataclass
+class FakeGlue:
+    """Answers every StartJobRun attempt (``before-send``) from ``script``; once the script
+    is used up the last answer repeats. Records each attempt's request body."""
+
+    script: list[Callable[[], AWSResponse]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        body = request.body
+        self.requests.append(json.loads(body.decode() if isinstance(body, bytes) else str(body)))
+        answer = self.script[min(len(self.requests), len(self.script)) - 1]
+        return answer()
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+
+@dataclass
+class RecordedSleeps:
+    """Stands in for ``botocore.endpoint.time``: records the delays, never sleeps."""
+
+    delays: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
 
 
 @pytest.fixture
-def moto_glue(aws_env: None) -> Iterator[Any]:
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordedSleeps:
+    recorded = RecordedSleeps()
+    monkeypatch.setattr(botocore.endpoint, "time", recorded)
+    return recorded
+
+
+def fake_client(
+    script: list[Callable[[], AWSResponse]],
+    rng: Callable[[], float] = lambda: 0.0,
+    **overrides: Any,
+) -> tuple[Any, FakeGlue]:
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    client = glue_client(settings(**overrides), session=session, rng=rng)
+    fake = FakeGlue(script)
+    # A before-send handler that returns a response short-circuits the HTTP call.
+    client.meta.events.register("before-send.glue.StartJobRun", fake)  # type: ignore[arg-type]
+    return client, fake
+
+
+def start(client: Any, source: str = "s3://reviews-landing/landing/a.csv") -> str:
+    return GlueJobLauncher(client, JOB).start(source, {"output_path": "s3://out"})
+
+
+def test_glue_client_uses_standard_retries_with_the_attempt_budget() -> None:
+    client, _ = fake_client([success()], max_start_attempts=4)
+
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert client.meta.region_name == REGION
+
+
+def test_one_attempt_when_the_first_succeeds(sleeps: RecordedSleeps) -> None:
+    client, fake = fake_client([success("jr_first")])
+
+    assert start(client) == "jr_first"
+    assert fake.requests == [
+        {
+            "JobName": JOB,
+            "Arguments": {
+                "--output_path": "s3://out",
+                "--source_path": "s3://reviews-landing/landing/a.csv",
+            },
+        }
+    ]
+    assert sleeps.delays == []
+
+
+def test_concurrent_runs_exceeded_twice_then_success(
+    sleeps: RecordedSleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, fake = fake_client([CONCURRENT, CONCURRENT, success("jr_1")], max_start_attempts=5)
+
+    assert start(client) == "jr_1"
+    assert fake.calls == 3
+    assert fake.requests[0] == fake.requests[1] == fake.requests[2]
+    assert sleeps.delays == [0.0, 0.0]  # rng() == 0.0
+    retries = [line for line in json_lines(caplog) if line["event"] == "trigger.retry"]
+    assert retries == [
+        {
+            "event": "trigger.retry",
+            "error_code": CONCURRENT_RUNS_EXCEEDED,
+            "attempt": attempt,
+            "max_attempts": 5,
+            "delay_seconds": 0.0,
+        }
+        for attempt in (1, 2)
+    ]
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_concurrent_runs_exceeded_every_time_gives_up_after_max_attempts(
+    sleeps: RecordedSleeps,
+) -> None:
+    client, fake = fake_client([CONCURRENT], max_start_attempts=3)
+
+    with pytest.raises(JobStartError) as info:
+        start(client, "s3://reviews-landing/landing/busy.csv")
+
+    assert fake.calls == 3
+    assert len(sleeps.delays) == 2  # none after the last attempt
+    error = info.value
+    assert isinstance(error, ReviewsEtlError)
+    assert (error.job_name, error.source_path, error.error_code, error.attempts) == (
+        JOB,
+        "s3://reviews-landing/landing/busy.csv",
+        CONCURRENT_RUNS_EXCEEDED,
+        3,
+    )
+    assert str(error) == (
+        f"could not start job {JOB!r} for s3://reviews-landing/landing/busy.csv after 3 "
+        f"attempt(s): {CONCURRENT_RUNS_EXCEEDED}: simulated {CONCURRENT_RUNS_EXCEEDED}"
+    )
+    assert isinstance(error.__cause__, ClientError)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ThrottlingException", 400),
+        ("TooManyRequestsException", 400),
+        ("InternalServiceException", 500),
+        ("ServiceUnavailable", 503),
+    ],
+)
+def test_botocore_retries_throttling_and_5xx(
+    sleeps: RecordedSleeps, code: str, status: int
+) -> None:
+    answer = error(code, status)
+    client, fake = fake_client([answer, answer, success("jr_ok")], max_start_attempts=3)
+
+    assert start(client) == "jr_ok"
+    assert fake.calls == 3
+    # botocore's own jittered backoff: recorded, never slept; at most its 20 s cap
+    assert len(sleeps.delays) == 2
+    assert all(0.0 <= d <= 20.0 for d in sleeps.delays)
+
+    client, fake = fake_client([answer], max_start_attempts=3)
+    with pytest.raises(JobStartError) as info:
+        start(client)
+    assert fake.calls == 3
+    assert (info.value.error_code, info.value.attempts) == (code, 3)
+    assert code in str(info.value)
+
+
+def test_botocore_retries_timeouts_and_reports_its_own_error(sleeps: RecordedSleeps) -> None:
+    def time_out() -> AWSResponse:
+        raise ConnectTimeoutError(endpoint_url="https://glue.us-east-1.amazonaws.com/")
+
+    client, fake = fake_client([time_out], max_start_attempts=3)
+    event = load_event("s3_put_encoded_keys.json")
+
+    summary = handle_event(event, settings(), GlueJobLauncher(client, JOB))
+
+    assert fake.calls == 3
+    assert len(sleeps.delays) == 2
+    [failed] = summary.failed
+    assert (
+        "after 3 attempt(s): ConnectTimeoutError: Connect timeout on endpoint URL" in failed.error
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "AccessDeniedException",
+        "EntityNotFoundException",
+        "InvalidInputException",
+        "ResourceNumberLimitExceededException",
+    ],
+)
+def test_other_errors_are_not_retried(
+    sleeps: RecordedSleeps, caplog: pytest.LogCaptureFixture, code: str
+) -> None:
+    client, fake = fake_client([error(code), success()], max_start_attempts=5)
+
+    with pytest.raises(JobStartError, match=code) as info:
+        start(client)
+
+    assert fake.calls == 1
+    assert sleeps.delays == []
+    assert (info.value.error_code, info.value.attempts) == (code, 1)
+    assert "after 1 attempt(s)" in str(info.value)
+    assert [line["event"] for line in json_lines(caplog)] == []  # handle_objects logs failures
+
+
+def test_concurrent_runs_delays_follow_the_capped_exponential_formula(
+    sleeps: RecordedSleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, fake = fake_client(
+        [CONCURRENT] * 4 + [success("jr_5th")],
+        rng=lambda: 1.0,
+        max_start_attempts=5,
+        retry_base_delay=1.0,
+        retry_max_delay=3.0,
+    )
+
+    assert start(client) == "jr_5th"
+    assert fake.calls == 5
+    # rng() * min(max, base * 2 ** (n - 1)) after failed attempt n: 1, 2, then capped at 3
+    assert sleeps.delays == [1.0, 2.0, 3.0, 3.0]
+    retries = [line for line in json_lines(caplog) if line["event"] == "trigger.retry"]
+    assert [(r["attempt"], r["delay_seconds"]) for r in retries] == [
+        (1, 1.0),
+        (2, 2.0),
+        (3, 3.0),
+        (4, 3.0),
+    ]
+
+
+def test_concurrent_runs_delays_are_jittered_by_rng(sleeps: RecordedSleeps) -> None:
+    draws = iter([0.5, 0.25, 0.75])
+    client, fake = fake_client(
+        [CONCURRENT] * 3 + [success()],
+        rng=lambda: next(draws),
+        max_start_attempts=4,
+        retry_base_delay=2.0,
+        retry_max_delay=30.0,
+    )
+
+    start(client)
+
+    assert fake.calls == 4
+    assert sleeps.delays == [0.5 * 2.0, 0.25 * 4.0, 0.75 * 8.0]
+
+
+def test_settings_delays_reach_the_client(sleeps: RecordedSleeps) -> None:
+    client, _ = fake_client(
+        [CONCURRENT, success()], rng=lambda: 1.0, retry_base_delay=0.25, retry_max_delay=0.25
+    )
+
+    start(client)
+
+    assert sleeps.delays == [0.25]
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 3, 5, 10])
+def test_start_job_run_calls_per_object_never_exceed_max_start_attempts(
+    sleeps: RecordedSleeps, max_attempts: int
+) -> None:
+    """One retry layer: transient errors of every kind, forever, cost MAX_START_ATTEMPTS
+    calls per object, not MAX_START_ATTEMPTS times botocore's attempts (the 5x3x3 issue)."""
+    mixed = [CONCURRENT, THROTTLING, INTERNAL, CONCURRENT, error("ServiceUnavailable", 503)]
+    client, fake = fake_client(mixed * 3, rng=lambda: 1.0, max_start_attempts=max_attempts)
+
+    with pytest.raises(JobStartError) as info:
+        start(client)
+
+    assert fake.calls == max_attempts
+    assert info.value.attempts == max_attempts
+    assert len(sleeps.delays) == max_attempts - 1
+
+
+def test_each_object_of_an_event_gets_its_own_budget_and_all_are_tried(
+    sleeps: RecordedSleeps,
+) -> None:
+    client, fake = fake_client([CONCURRENT], max_start_attempts=3)
+    event = load_event("s3_put_multiple_records.json")
+
+    summary = handle_event(
+        event, settings(allowed_suffixes=".csv,.txt"), GlueJobLauncher(client, JOB)
+    )
+
+    assert summary.started == []
+    assert [f.key for f in summary.failed] == [
+        "landing/reviews_2024-05-01.csv",
+        "landing/REVIEWS_2024-05-02.CSV",
+        "landing/notes.txt",
+    ]
+    assert fake.calls == 3 * 3  # three objects, MAX_START_ATTEMPTS each, nothing stacked
+    sources = [r["Arguments"]["--source_path"] for r in fake.requests]
+    assert sources == [f.source_path for f in summary.failed for _ in range(3)]
+    assert all("after 3 attempt(s)" in f.error for f in summary.failed)
+
+
+def test_bad_argument_name_fails_before_any_call(sleeps: RecordedSleeps) -> None:
+    client, fake = fake_client([success()])
+
+    with pytest.raises(ValueError, match="argument name"):
+        GlueJobLauncher(client, JOB).start("s3://b/k.csv", {"bad name": "x"})
+    assert fake.calls == 0
+
+
+def test_glue_arguments_spelling() -> None:
+    assert glue_arguments("s3://b/k.csv", {"output_path": "s3://o", "--top_n": "3"}) == {
+        "--output_path": "s3://o",
+        "--top_n": "3",
+        "--source_path": "s3://b/k.csv",
+    }
+    # --source_path is always the object's, even when given among the arguments
+    assert glue_arguments("s3://b/k.csv", {"source_path": "s3://elsewhere"}) == {
+        "--source_path": "s3://b/k.csv"
+    }
+
+
+# --- ConcurrentRunsRetry on its own -------------------------------------------------------
+
+
+def parsed(code: str) -> tuple[None, dict[str, Any]]:
+    return None, {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {}}
+
+
+def test_concurrent_runs_retry_handler_decisions() -> None:
+    retry = ConcurrentRunsRetry(max_attempts=4, base_delay=1.0, max_delay=5.0, rng=lambda: 1.0)
+
+    assert retry(response=parsed(CONCURRENT_RUNS_EXCEEDED), attempts=1) == 1.0
+    assert retry(response=parsed(CONCURRENT_RUNS_EXCEEDED), attempts=3) == 4.0
+    assert retry(response=parsed(CONCURRENT_RUNS_EXCEEDED), attempts=4) is None  # budget spent
+    assert retry(response=parsed("ThrottlingException"), attempts=1) is None  # botocore's
+    assert retry(response=parsed("AccessDeniedException"), attempts=1) is None
+    assert retry(response=None, attempts=1, caught_exception=OSError()) is None
+    assert retry(response=(None, {}), attempts=1) is None
+
+
+@pytest.mark.parametrize(("draw", "factor"), [(-0.5, 0.0), (0.0, 0.0), (0.3, 0.3), (7.0, 1.0)])
+def test_concurrent_runs_retry_keeps_the_delay_within_the_cap(draw: float, factor: float) -> None:
+    retry = ConcurrentRunsRetry(max_attempts=10, base_delay=0.5, max_delay=3.0, rng=lambda: draw)
+
+    for attempt in range(1, 10):
+        cap = min(3.0, 0.5 * 2 ** (attempt - 1))
+        assert retry(response=parsed(CONCURRENT_RUNS_EXCEEDED), attempts=attempt) == pytest.approx(
+            cap * factor
+        )
+
+
+def test_default_rng_jitters_within_the_cap() -> None:
+    retry = ConcurrentRunsRetry(max_attempts=10, base_delay=0.5, max_delay=3.0)
+
+    for attempt in range(1, 10):
+        cap = min(3.0, 0.5 * 2 ** (attempt - 1))
+        delays = [
+            retry(response=parsed(CONCURRENT_RUNS_EXCEEDED), attempts=attempt) for _ in range(50)
+        ]
+        assert all(d is not None and 0.0 <= d <= cap for d in delays)
+    assert (
+        len({retry(response=parsed(CONCURRENT_RUNS_EXCEEDED), attempts=5) for _ in range(20)}) > 1
+    )
+
+
+# --- GlueJobLauncher against moto ---------------------------------------------------------
+
+
+@pytest.fixture
+def moto_glue() -> Iterator[Any]:
     with mock_aws():
         glue = boto3.client("glue", region_name=REGION)
         glue.create_job(
@@ -286,12 +838,13 @@ def moto_glue(aws_env: None) -> Iterator[Any]:
                 "ScriptLocation": "s3://reviews-scripts/glue_entrypoint.py",
             },
             GlueVersion="5.0",
+            ExecutionProperty={"MaxConcurrentRuns": 10},
         )
         yield glue
 
 
 def test_glue_launcher_starts_a_run_with_the_source_path(moto_glue: Any) -> None:
-    launcher = GlueJobLauncher(moto_glue, JOB)
+    launcher = GlueJobLauncher(glue_client(settings()), JOB)
     source = "s3://reviews-landing/landing/May 2024/reviews + extra café.csv"
 
     run_id = launcher.start(source, {"output_path": "s3://reviews-processed"})
@@ -305,15 +858,17 @@ def test_glue_launcher_starts_a_run_with_the_source_path(moto_glue: Any) -> None
 
 
 def test_handle_event_starts_one_run_per_accepted_object_with_moto(moto_glue: Any) -> None:
-    launcher = GlueJobLauncher.from_settings(moto_glue, settings())
+    config = settings()
+    launcher = GlueJobLauncher(glue_client(config), config.glue_job_name)
 
-    summary = handle_event(load_event("s3_put_multiple_records.json"), settings(), launcher)
+    summary = handle_event(load_event("s3_put_multiple_records.json"), config, launcher)
 
     assert [s.source_path for s in summary.started] == [
         "s3://reviews-landing/landing/reviews_2024-05-01.csv",
         "s3://reviews-landing/landing/REVIEWS_2024-05-02.CSV",
     ]
     assert [s.reason for s in summary.skipped] == [SkipReason.SUFFIX_NOT_ALLOWED]
+    assert summary.failed == []
     runs = moto_glue.get_job_runs(JobName=JOB)["JobRuns"]
     assert sorted(r["Arguments"]["--source_path"] for r in runs) == sorted(
         s.source_path for s in summary.started
@@ -321,157 +876,15 @@ def test_handle_event_starts_one_run_per_accepted_object_with_moto(moto_glue: An
     assert {r["Id"] for r in runs} == {s.run_id for s in summary.started}
 
 
-def test_unknown_job_is_not_retried(moto_glue: Any) -> None:
-    sleeps: list[float] = []
-    launcher = GlueJobLauncher(moto_glue, "no-such-job", sleep=sleeps.append)
+def test_unknown_job_is_not_retried(moto_glue: Any, sleeps: RecordedSleeps) -> None:
+    launcher = GlueJobLauncher(glue_client(settings()), "no-such-job")
 
     with pytest.raises(JobStartError) as info:
         launcher.start("s3://b/k.csv", {})
 
-    assert not isinstance(info.value, JobStartRetriesExhaustedError)
     assert info.value.error_code == "EntityNotFoundException"
     assert info.value.attempts == 1
-    assert sleeps == []
-
-
-# --- GlueJobLauncher: retries with a Stubber ----------------------------------------------
-
-
-@pytest.fixture
-def stubbed_glue(aws_env: None) -> Iterator[tuple[Any, Stubber]]:
-    glue = boto3.client("glue", region_name=REGION)
-    with Stubber(glue) as stubber:
-        yield glue, stubber
-        stubber.assert_no_pending_responses()
-
-
-def expected(source: str, **extra: str) -> dict[str, Any]:
-    return {"JobName": JOB, "Arguments": {**extra, "--source_path": source}}
-
-
-def add_error(stubber: Stubber, code: str, params: dict[str, Any]) -> None:
-    stubber.add_client_error(
-        "start_job_run",
-        service_error_code=code,
-        service_message=f"simulated {code}",
-        http_status_code=400,
-        expected_params=params,
-    )
-
-
-def test_retries_concurrent_runs_exceeded_then_succeeds(
-    stubbed_glue: tuple[Any, Stubber], caplog: pytest.LogCaptureFixture
-) -> None:
-    glue, stubber = stubbed_glue
-    params = expected("s3://reviews-landing/landing/a.csv", **{"--output_path": "s3://out"})
-    add_error(stubber, "ConcurrentRunsExceededException", params)
-    add_error(stubber, "ConcurrentRunsExceededException", params)
-    stubber.add_response("start_job_run", {"JobRunId": "jr_third_time"}, params)
-    sleeps: list[float] = []
-    draws = iter([0.5, 0.25])
-    launcher = GlueJobLauncher(
-        glue, JOB, 5, 2.0, 30.0, sleep=sleeps.append, rng=lambda: next(draws)
-    )
-
-    run_id = launcher.start("s3://reviews-landing/landing/a.csv", {"output_path": "s3://out"})
-
-    assert run_id == "jr_third_time"
-    # full jitter: rng() * min(max_delay, base * 2 ** (attempt - 1)) -> 0.5 * 2, 0.25 * 4
-    assert sleeps == [1.0, 1.0]
-    retries = [line for line in json_lines(caplog) if line["event"] == "trigger.retry"]
-    assert [(r["attempt"], r["delay_seconds"], r["error_code"]) for r in retries] == [
-        (1, 1.0, "ConcurrentRunsExceededException"),
-        (2, 1.0, "ConcurrentRunsExceededException"),
-    ]
-    assert retries[0]["job_name"] == JOB
-    assert retries[0]["max_attempts"] == 5
-
-
-@pytest.mark.parametrize("code", sorted(RETRYABLE_ERROR_CODES))
-def test_every_retryable_code_is_retried(stubbed_glue: tuple[Any, Stubber], code: str) -> None:
-    glue, stubber = stubbed_glue
-    add_error(stubber, code, expected("s3://b/k.csv"))
-    stubber.add_response("start_job_run", {"JobRunId": "jr_ok"}, expected("s3://b/k.csv"))
-    sleeps: list[float] = []
-
-    assert GlueJobLauncher(glue, JOB, sleep=sleeps.append).start("s3://b/k.csv", {}) == "jr_ok"
-    assert len(sleeps) == 1
-
-
-def test_gives_up_after_max_attempts_with_bounded_sleeps(
-    stubbed_glue: tuple[Any, Stubber], caplog: pytest.LogCaptureFixture
-) -> None:
-    glue, stubber = stubbed_glue
-    for _ in range(6):
-        add_error(stubber, "ThrottlingException", expected("s3://b/k.csv"))
-    sleeps: list[float] = []
-    launcher = GlueJobLauncher(glue, JOB, 6, 1.0, 5.0, sleep=sleeps.append, rng=lambda: 1.0)
-
-    with pytest.raises(JobStartRetriesExhaustedError) as info:
-        launcher.start("s3://b/k.csv", {})
-
-    # caps 1, 2, 4, then bounded by max_delay=5; no sleep after the last attempt
-    assert sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]
-    error = info.value
-    assert isinstance(error, ReviewsEtlError)
-    assert (error.attempts, error.error_code, error.source_path) == (
-        6,
-        "ThrottlingException",
-        "s3://b/k.csv",
-    )
-    assert "after 6 attempt(s)" in str(error)
-    assert isinstance(error.__cause__, Exception)
-    [gave_up] = [line for line in json_lines(caplog) if line["event"] == "trigger.gave_up"]
-    assert gave_up["attempts"] == 6
-    assert caplog.records[-1].levelno == logging.ERROR
-
-
-def test_jitter_stays_within_the_cap(stubbed_glue: tuple[Any, Stubber]) -> None:
-    glue, _ = stubbed_glue
-    launcher = GlueJobLauncher(glue, JOB, 10, 0.5, 3.0)
-
-    for attempt in range(1, 11):
-        cap = min(3.0, 0.5 * 2 ** (attempt - 1))
-        delays = [launcher.backoff_delay(attempt) for _ in range(50)]
-        assert all(0.0 <= d <= cap for d in delays)
-    assert len({launcher.backoff_delay(5) for _ in range(20)}) > 1  # jittered
-
-
-def test_non_retryable_error_raises_at_once(
-    stubbed_glue: tuple[Any, Stubber], caplog: pytest.LogCaptureFixture
-) -> None:
-    glue, stubber = stubbed_glue
-    add_error(stubber, "AccessDeniedException", expected("s3://b/k.csv"))
-    sleeps: list[float] = []
-
-    with pytest.raises(JobStartError, match="AccessDeniedException") as info:
-        GlueJobLauncher(glue, JOB, sleep=sleeps.append).start("s3://b/k.csv", {})
-
-    assert not isinstance(info.value, JobStartRetriesExhaustedError)
-    assert sleeps == []
-    assert [line["event"] for line in json_lines(caplog)] == ["trigger.failed"]
-
-
-def test_launcher_refuses_bad_budgets_and_argument_names(
-    stubbed_glue: tuple[Any, Stubber],
-) -> None:
-    glue, _ = stubbed_glue
-    with pytest.raises(ConfigError):
-        GlueJobLauncher(glue, JOB, max_attempts=0)
-    with pytest.raises(ConfigError):
-        GlueJobLauncher(glue, JOB, base_delay=-1.0)
-    with pytest.raises(ValueError, match="argument name"):
-        GlueJobLauncher(glue, JOB).start("s3://b/k.csv", {"bad name": "x"})
-
-
-def test_from_settings_uses_the_budget() -> None:
-    launcher = GlueJobLauncher.from_settings(
-        object(),  # type: ignore[arg-type]
-        settings(max_start_attempts=2, retry_base_delay=0.1, retry_max_delay=0.3),
-    )
-
-    assert (launcher.job_name, launcher.max_attempts) == (JOB, 2)
-    assert (launcher.base_delay, launcher.max_delay) == (0.1, 0.3)
+    assert sleeps.delays == []
 
 
 # --- handle_event / handle_objects with a recording launcher -------------------------------
@@ -499,6 +912,15 @@ def test_from_settings_uses_the_budget() -> None:
             ["s3://reviews-landing/landing/May 2024/reviews + extra café ☕.csv"],
             [],
         ),
+        (
+            "sqs_s3_batch_three.json",
+            [
+                "s3://reviews-landing/landing/batch/reviews_a.csv",
+                "s3://reviews-landing/landing/batch/reviews_b.csv",
+                "s3://reviews-landing/landing/batch/reviews_c.csv",
+            ],
+            [],
+        ),
         ("sqs_s3_test_event.json", [], [SkipReason.TEST_EVENT]),
         (
             "eventbridge_object_created.json",
@@ -521,7 +943,9 @@ def test_handle_event(event_file: str, started: list[str], reasons: list[SkipRea
     assert [s.source_path for s in summary.started] == started
     assert [s.run_id for s in summary.started] == [f"jr_{i}" for i in range(1, len(started) + 1)]
     assert [s.reason for s in summary.skipped] == reasons
+    assert summary.failed == []
     assert launcher.calls == [(path, {}) for path in started]
+    assert lambda_response(summary)["batchItemFailures"] == []
 
 
 def test_handle_event_logs_one_line_per_decision_and_a_summary(
@@ -556,6 +980,7 @@ def test_handle_event_logs_one_line_per_decision_and_a_summary(
         "event": "trigger.summary",
         "started": 2,
         "skipped": 2,
+        "failed": 0,
         "skip_reasons": {"not_object_created": 1, "suffix_not_allowed": 1},
     }
     assert launcher.calls[0][1] == {"output_path": "s3://reviews-processed"}
@@ -569,20 +994,8 @@ def test_other_bucket_and_prefix_are_skipped_not_errors() -> None:
     summary = handle_event(load_event("s3_put_multiple_records.json"), config, RecordingLauncher())
 
     assert summary.started == []
+    assert summary.failed == []
     assert {s.reason for s in summary.skipped} == {SkipReason.OTHER_BUCKET}
-
-
-def test_a_failing_start_propagates_so_lambda_retries_the_event() -> None:
-    class FailingSecond(RecordingLauncher):
-        def start(self, source_path: str, arguments: dict[str, str]) -> str:
-            if self.calls:
-                raise JobStartRetriesExhaustedError(JOB, source_path, "Throttling", 5, "slow")
-            return super().start(source_path, arguments)
-
-    launcher = FailingSecond()
-    with pytest.raises(JobStartRetriesExhaustedError):
-        handle_event(load_event("s3_put_multiple_records.json"), settings(), launcher)
-    assert len(launcher.calls) == 1
 
 
 def test_handle_objects_for_a_local_watcher(tmp_path: Path) -> None:
@@ -590,16 +1003,202 @@ def test_handle_objects_for_a_local_watcher(tmp_path: Path) -> None:
     landing.mkdir()
     (landing / "reviews.csv").write_text("review_id\n1\n", encoding="utf-8")
     (landing / "readme.md").write_text("hi", encoding="utf-8")
-    rules = LandingRules(landing_bucket=str(landing.resolve()))
+    local_rules = LandingRules(landing_bucket=str(landing.resolve()))
     launcher = RecordingLauncher()
     refs = [
         LocalObjectRef.from_path(landing, landing / name) for name in ("reviews.csv", "readme.md")
     ]
 
-    summary = handle_objects(refs, rules, launcher, {"output_path": str(tmp_path / "out")})
+    summary = handle_objects(refs, local_rules, launcher, {"output_path": str(tmp_path / "out")})
 
     assert launcher.calls == [
         (str((landing / "reviews.csv").resolve()), {"output_path": str(tmp_path / "out")})
     ]
     assert [s.key for s in summary.started] == ["reviews.csv"]
     assert [s.reason for s in summary.skipped] == [SkipReason.SUFFIX_NOT_ALLOWED]
+    assert summary.failed == []
+
+
+def test_local_object_failure_has_no_message_id(tmp_path: Path) -> None:
+    (tmp_path / "reviews.csv").write_text("review_id\n1\n", encoding="utf-8")
+    path = str((tmp_path / "reviews.csv").resolve())
+    launcher = RecordingLauncher(fail={path})
+
+    summary = handle_objects(
+        [LocalObjectRef.from_path(tmp_path, tmp_path / "reviews.csv")],
+        LandingRules(landing_bucket=str(tmp_path.resolve())),
+        launcher,
+    )
+
+    [failed] = summary.failed
+    assert (failed.source_path, failed.key, failed.message_id) == (path, "reviews.csv", None)
+
+
+# --- several objects, some failing: every object is started, failures are reported ---------
+
+THREE_S3 = [
+    "s3://reviews-landing/landing/reviews_2024-05-01.csv",
+    "s3://reviews-landing/landing/REVIEWS_2024-05-02.CSV",
+    "s3://reviews-landing/landing/notes.txt",
+]
+BATCH = load_event("sqs_s3_batch_three.json")
+BATCH_IDS = [r["messageId"] for r in BATCH["Records"]]
+BATCH_SOURCES = [
+    "s3://reviews-landing/landing/batch/reviews_a.csv",
+    "s3://reviews-landing/landing/batch/reviews_b.csv",
+    "s3://reviews-landing/landing/batch/reviews_c.csv",
+]
+
+
+def test_s3_event_failing_on_the_second_record_still_starts_the_third(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    launcher = RecordingLauncher(fail={THREE_S3[1]})
+    config = settings(allowed_suffixes=".csv,.txt")
+
+    summary = handle_event(load_event("s3_put_multiple_records.json"), config, launcher)
+
+    assert [path for path, _ in launcher.calls] == THREE_S3
+    assert summary.started == [
+        StartedRun(
+            run_id="jr_1",
+            source_path=THREE_S3[0],
+            bucket=BUCKET,
+            key="landing/reviews_2024-05-01.csv",
+        ),
+        StartedRun(run_id="jr_3", source_path=THREE_S3[2], bucket=BUCKET, key="landing/notes.txt"),
+    ]
+    expected_error = str(JobStartError(JOB, THREE_S3[1], CONCURRENT_RUNS_EXCEEDED, 5, "simulated"))
+    assert summary.failed == [
+        FailedStart(
+            source_path=THREE_S3[1],
+            bucket=BUCKET,
+            key="landing/REVIEWS_2024-05-02.CSV",
+            error=expected_error,
+            message_id=None,
+        )
+    ]
+    assert summary.skipped == []
+    lines = json_lines(caplog)
+    assert [line["event"] for line in lines] == [
+        "trigger.started",
+        "trigger.failed",
+        "trigger.started",
+        "trigger.summary",
+    ]
+    [failed_line] = [line for line in lines if line["event"] == "trigger.failed"]
+    assert failed_line == {
+        "event": "trigger.failed",
+        "error": expected_error,
+        "source_path": THREE_S3[1],
+        "bucket": BUCKET,
+        "key": "landing/REVIEWS_2024-05-02.CSV",
+    }
+    [failed_record] = [r for r in caplog.records if "trigger.failed" in r.getMessage()]
+    assert failed_record.levelno == logging.ERROR
+    assert lines[-1] == {
+        "event": "trigger.summary",
+        "started": 2,
+        "skipped": 0,
+        "failed": 1,
+        "skip_reasons": {},
+    }
+
+
+def test_direct_s3_event_with_a_failure_fails_the_invocation() -> None:
+    launcher = RecordingLauncher(fail={THREE_S3[1]})
+    summary = handle_event(
+        load_event("s3_put_multiple_records.json"), settings(allowed_suffixes=".csv,.txt"), launcher
+    )
+
+    with pytest.raises(JobStartError) as info:
+        lambda_response(summary)
+
+    message = str(info.value)
+    assert info.value.source_path == THREE_S3[1]
+    assert "1 of 3 accepted object(s) could not be started" in message
+    assert summary.failed[0].error in message
+
+
+def test_eventbridge_failure_fails_the_invocation() -> None:
+    event = load_event("eventbridge_object_created.json")
+    path = "s3://reviews-landing/landing/eventbridge drop/café reviews.csv"
+
+    summary = handle_event(event, settings(), RecordingLauncher(fail={path}))
+
+    assert [f.message_id for f in summary.failed] == [None]
+    with pytest.raises(JobStartError, match="1 of 1 accepted"):
+        lambda_response(summary)
+
+
+def test_non_job_start_errors_are_reported_with_their_type() -> None:
+    class Broken:
+        def start(self, source_path: str, arguments: dict[str, str]) -> str:
+            raise RuntimeError(f"no route to {source_path}")
+
+    summary = handle_event(load_event("sqs_s3_batch_three.json"), settings(), Broken())
+
+    assert [f.error for f in summary.failed] == [
+        f"RuntimeError: no route to {path}" for path in BATCH_SOURCES
+    ]
+    assert lambda_response(summary)["batchItemFailures"] == [
+        {"itemIdentifier": m} for m in BATCH_IDS
+    ]
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_sqs_batch_reports_exactly_the_failed_message(
+    failing: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    launcher = RecordingLauncher(fail={BATCH_SOURCES[failing]})
+
+    summary = handle_event(load_event("sqs_s3_batch_three.json"), settings(), launcher)
+    response = lambda_response(summary)
+
+    assert [path for path, _ in launcher.calls] == BATCH_SOURCES
+    assert [s.source_path for s in summary.started] == [
+        p for i, p in enumerate(BATCH_SOURCES) if i != failing
+    ]
+    assert [(f.source_path, f.message_id) for f in summary.failed] == [
+        (BATCH_SOURCES[failing], BATCH_IDS[failing])
+    ]
+    assert response["batchItemFailures"] == [{"itemIdentifier": BATCH_IDS[failing]}]
+    assert response["started"] == [s.model_dump(mode="json") for s in summary.started]
+    assert response["failed"] == [f.model_dump(mode="json") for f in summary.failed]
+    assert response["skipped"] == []
+    assert json.loads(json.dumps(response)) == response
+    assert [line["event"] for line in json_lines(caplog)].count("trigger.failed") == 1
+
+
+def test_sqs_message_with_several_failed_objects_is_named_once() -> None:
+    body = json.loads(BATCH["Records"][0]["body"])
+    body["Records"].append(json.loads(BATCH["Records"][1]["body"])["Records"][0])
+    event = {"Records": [{**BATCH["Records"][0], "body": json.dumps(body)}, BATCH["Records"][2]]}
+    launcher = RecordingLauncher(fail={BATCH_SOURCES[0], BATCH_SOURCES[1]})
+
+    summary = handle_event(event, settings(), launcher)
+    response = lambda_response(summary)
+
+    assert [f.message_id for f in summary.failed] == [BATCH_IDS[0], BATCH_IDS[0]]
+    assert [s.source_path for s in summary.started] == [BATCH_SOURCES[2]]
+    assert response["batchItemFailures"] == [{"itemIdentifier": BATCH_IDS[0]}]
+
+
+def test_sqs_message_with_one_of_two_objects_failing_is_retried_whole() -> None:
+    body = json.loads(BATCH["Records"][0]["body"])
+    body["Records"].append(json.loads(BATCH["Records"][1]["body"])["Records"][0])
+    event = {"Records": [{**BATCH["Records"][0], "body": json.dumps(body)}]}
+
+    summary = handle_event(event, settings(), RecordingLauncher(fail={BATCH_SOURCES[1]}))
+
+    assert [s.source_path for s in summary.started] == [BATCH_SOURCES[0]]
+    assert lambda_response(summary)["batchItemFailures"] == [{"itemIdentifier": BATCH_IDS[0]}]
+
+
+def test_lambda_response_of_an_empty_summary() -> None:
+    assert lambda_response(TriggerSummary()) == {
+        "started": [],
+        "skipped": [],
+        "failed": [],
+        "batchItemFailures": [],
+    }

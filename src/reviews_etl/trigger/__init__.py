@@ -1,7 +1,7 @@
 """The trigger: which arrived objects start a job run, and starting it. Runs on AWS Lambda
 (``lambda_handler.py``) and in the local watcher; imports no pyspark.
 
-* :mod:`.events`: Lambda events (S3, SQS-wrapped, SNS, EventBridge) -> object references;
+* :mod:`.events`: Lambda events (S3, SQS-wrapped, EventBridge) -> object references;
 * :mod:`.rules`: the landing rules (bucket, prefix, suffix, folder markers, empty objects);
 * :mod:`.settings`: the Lambda's environment, read by pydantic-settings;
 * :mod:`.launcher`: starting Glue runs, with botocore's retries as the one retry layer;

@@ -324,8 +324,11 @@ class _Parser:
         except json.JSONDecodeError as exc:
             self.skip(SkipReason.MALFORMED_RECORD, f"SQS message body is not JSON: {exc}", location)
             return
+        # The outermost messageId is the one Lambda delivered: only it can be named in a
+        # partial batch response (an unknown itemIdentifier fails the whole batch).
         outer, message_id = self.message_id, record.get("messageId")
-        self.message_id = message_id if isinstance(message_id, str) else outer
+        if outer is None and isinstance(message_id, str) and message_id:
+            self.message_id = message_id
         try:
             self.message(decoded, _join(location, "body"), depth + 1)
         finally:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from reviews_etl.errors import JobStartError
 from reviews_etl.logs import get_logger, log_event
@@ -117,6 +117,9 @@ class GlueJobLauncher:
     def __init__(self, glue_client: GlueClient, job_name: str) -> None:
         self.glue = glue_client
         self.job_name = job_name
+        # What the client was configured with: the attempts behind a final transport error.
+        retries: dict[str, Any] = getattr(glue_client.meta.config, "retries", None) or {}
+        self.max_attempts = int(retries.get("total_max_attempts", 1))
 
     def start(self, source_path: str, arguments: dict[str, str]) -> str:
         try:
@@ -132,5 +135,9 @@ class GlueJobLauncher:
                 str(error.get("Code", "Unknown")),
                 attempts,
                 str(error.get("Message", "")),
+            ) from exc
+        except BotoCoreError as exc:  # timeouts, connection errors: botocore retried them too
+            raise JobStartError(
+                self.job_name, source_path, type(exc).__name__, self.max_attempts, str(exc)
             ) from exc
         return response["JobRunId"]
