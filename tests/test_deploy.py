@@ -1,4 +1,5 @@
-"""reviews_etl.deploy against a local moto server (no AWS account needed).
+"""reviews_etl.deploy (stack, aws, buckets, cloudformation) against a local moto server
+(no AWS account needed).
 
 moto's CloudFormation creates the buckets (with their default encryption), the IAM
 roles, the Lambda function, the SQS queue and the log groups; it skips AWS::Glue::*,
@@ -9,7 +10,6 @@ Those parts are checked statically in tests/test_infra.py (see docs/deploy.md).
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
@@ -23,11 +23,12 @@ import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
-from reviews_etl import deploy as deploy_module
-from reviews_etl import packaging
-from reviews_etl.deploy import DeployError, deploy, destroy
-from reviews_etl.errors import ConfigError
-from reviews_etl.packaging import Artifact, Artifacts
+import reviews_etl.deploy
+from reviews_etl import cli
+from reviews_etl.deploy import aws, buckets, cloudformation, deploy, destroy, packaging
+from reviews_etl.deploy import stack as stack_module
+from reviews_etl.deploy.packaging import Artifact, Artifacts
+from reviews_etl.errors import ConfigError, DeployError
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Tried to parse AWS::",
@@ -300,9 +301,10 @@ def test_cli_handlers_against_moto(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(packaging, "build_artifacts", lambda out, root=None: fake_artifacts)
-    parser = argparse.ArgumentParser(prog="reviews-etl")
-    deploy_module.add_deploy_parsers(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    # The CLI waits with the default poll interval; keep the test quick.
+    monkeypatch.setattr(cloudformation, "wait", _fast_wait)
+    monkeypatch.setattr(stack_module, "wait", _fast_wait)
+    code = cli.main(
         [
             "deploy",
             "--stack-name",
@@ -317,24 +319,22 @@ def test_cli_handlers_against_moto(
             "TriggerReservedConcurrency=0",
         ]
     )
-    assert args.glue_version == "5.1"
-    # The CLI waits with the default poll interval; keep the test quick.
-    monkeypatch.setattr(deploy_module, "_wait", _fast_wait)
-    assert args.func(args) == 0
+    assert code == 0
     assert "aws s3 cp reviews.csv s3://rev-cli-landing-" in capsys.readouterr().out
     _, cfn = _clients(moto_endpoint)
     stack = cfn.describe_stacks(StackName="rev-cli")["Stacks"][0]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert parameters["TopN"] == "7"
     assert parameters["TriggerReservedConcurrency"] == "0"
-    args = parser.parse_args(
+    assert parameters["GlueVersion"] == "5.1"  # the CLI default
+    code = cli.main(
         ["destroy", "--stack-name", "rev-cli", "--region", REGION, "--endpoint-url", moto_endpoint]
     )
-    assert args.func(args) == 0
+    assert code == 0
     assert "stack rev-cli deleted" in capsys.readouterr().out
 
 
-_real_wait = deploy_module._wait
+_real_wait = cloudformation.wait
 
 
 def _fast_wait(cfn: Any, waiter: str, stack: str, poll: int, timeout: int) -> None:
@@ -398,15 +398,9 @@ def test_cli_returns_2_on_config_errors(
     no_build: None,
 ) -> None:
     _isolate_aws_config(monkeypatch, tmp_path)
-    parser = argparse.ArgumentParser(prog="reviews-etl")
-    deploy_module.add_deploy_parsers(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["deploy", "--stack-name", "rev-cli-err", "--region", REGION])
-    assert args.func is deploy_module.run_deploy
-    assert args.func(args) == 2
+    assert cli.main(["deploy", "--stack-name", "rev-cli-err", "--region", REGION]) == 2
     assert "error: no AWS credentials" in capsys.readouterr().err
-    args = parser.parse_args(["destroy", "--stack-name", "rev-cli-err"])
-    assert args.func is deploy_module.run_destroy
-    assert args.func(args) == 2
+    assert cli.main(["destroy", "--stack-name", "rev-cli-err"]) == 2
     assert "error: no AWS region" in capsys.readouterr().err
 
 
@@ -424,28 +418,49 @@ def test_invalid_glue_version(no_build: None) -> None:
 
 
 def test_names_follow_the_template() -> None:
-    assert deploy_module.name_prefix("Reviews-ETL") == "reviews-etl"
-    assert deploy_module.database_name("reviews-etl-dev") == "reviews_etl_dev"
+    assert aws.name_prefix("Reviews-ETL") == "reviews-etl"
+    assert aws.database_name("reviews-etl-dev") == "reviews_etl_dev"
     assert (
-        deploy_module.artifacts_bucket_name("reviews-etl", ACCOUNT, "ap-southeast-2")
+        aws.artifacts_bucket_name("reviews-etl", ACCOUNT, "ap-southeast-2")
         == f"reviews-etl-artifacts-{ACCOUNT}-ap-southeast-2"
     )
 
 
-def test_parse_parameters() -> None:
-    assert deploy_module.parse_parameters(["TopN=10", "LandingPrefix=in/", "X="]) == {
-        "TopN": "10",
-        "LandingPrefix": "in/",
-        "X": "",
-    }
-    with pytest.raises(ConfigError, match="NAME=VALUE"):
-        deploy_module.parse_parameters(["TopN"])
-    with pytest.raises(ConfigError, match="NAME=VALUE"):
-        deploy_module.parse_parameters(["Bad Name=1"])
+def test_cli_passes_parameters_and_options_to_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def fake_deploy(*args: object, **kwargs: object) -> None:
+        calls.append((args, kwargs))
+
+    monkeypatch.setattr(reviews_etl.deploy, "deploy", fake_deploy)
+    argv = ["deploy", "--stack-name", "rev-params", "--region", REGION, "--glue-version", "6.0"]
+    argv += ["--parameter", "TopN=10", "--parameter", "LandingPrefix=in/", "--parameter", "X="]
+    argv += ["--project-root", "some/checkout"]
+    assert cli.main(argv) == 0
+    (args, kwargs), *_ = calls
+    assert args == ("rev-params",)
+    assert kwargs["parameters"] == {"TopN": "10", "LandingPrefix": "in/", "X": ""}
+    assert kwargs["glue_version"] == "6.0"
+    assert kwargs["region"] == REGION
+    assert kwargs["project_root"] == "some/checkout"
+
+
+@pytest.mark.parametrize("item", ["TopN", "Bad Name=1"])
+def test_cli_refuses_malformed_parameters(
+    item: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(reviews_etl.deploy, "deploy", _must_not_run)
+    argv = ["deploy", "--stack-name", "rev-params", "--region", REGION, "--parameter", item]
+    assert cli.main(argv) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def _must_not_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("deploy must not run")
 
 
 def test_tls_only_policy() -> None:
-    policy = json.loads(deploy_module.tls_only_policy("b"))
+    policy = json.loads(buckets.tls_only_policy("b"))
     (statement,) = policy["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
@@ -490,7 +505,7 @@ def test_no_updates_is_reported_not_raised() -> None:
     )
     out = io.StringIO()
     with stubber:
-        status, changed = deploy_module.create_or_update_stack(
+        status, changed = cloudformation.create_or_update_stack(
             cfn, "rev", {"TemplateBody": "{}"}, [], poll_seconds=1, out=out
         )
     assert (status, changed) == ("UPDATE_COMPLETE", False)
@@ -524,7 +539,7 @@ def test_failed_create_names_the_failed_resources() -> None:
         },
     )
     with stubber, pytest.raises(DeployError) as caught:
-        deploy_module.create_or_update_stack(
+        cloudformation.create_or_update_stack(
             cfn, "rev", {"TemplateBody": "{}"}, [], poll_seconds=1, out=io.StringIO()
         )
     message = str(caught.value)
@@ -536,6 +551,6 @@ def test_busy_stack_is_refused() -> None:
     cfn, stubber = _stubbed_cfn()
     stubber.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS"))
     with stubber, pytest.raises(DeployError, match="busy"):
-        deploy_module.create_or_update_stack(
+        cloudformation.create_or_update_stack(
             cfn, "rev", {"TemplateBody": "{}"}, [], out=io.StringIO()
         )

@@ -1,28 +1,41 @@
-"""reviews_etl.packaging: the wheel, the Lambda zip and the Glue script.
+"""reviews_etl.deploy.packaging and .wheel: the wheel, the Lambda zip and the Glue script.
 
-The slow tests build the real artifacts (pip downloads pydantic's manylinux wheels) and
-install or import them in isolated interpreters.
+The fast tests check where the wheel comes from and its deterministic writing on small
+synthetic wheels and installed distributions. The slow tests build the real artifacts
+(pip downloads pydantic's manylinux wheels), install the wheel into a fresh virtualenv and
+let it package and deploy itself from an empty folder against a moto server.
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
+import botocore.exceptions
 import pytest
 
 import reviews_etl
-from reviews_etl import packaging
-from reviews_etl.packaging import Artifact, Artifacts, PackagingError, build_artifacts
+import reviews_etl.deploy
+from awsserver import fake_aws_env, moto_server
+from reviews_etl import cli
+from reviews_etl.deploy import packaging, wheel
+from reviews_etl.deploy.packaging import Artifact, Artifacts, build_artifacts
+from reviews_etl.errors import ConfigError, PackagingError
 
 REPO = Path(__file__).resolve().parents[1]
 VERSION = reviews_etl.__version__
+DIST_INFO = f"reviews_etl-{VERSION}.dist-info"
+EPOCH = (1980, 1, 1, 0, 0, 0)
 
 STAND_IN_HANDLER = """\
 import sys
@@ -38,47 +51,202 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("stand-ins")
-    handler = folder / "lambda_handler.py"
-    handler.write_text(STAND_IN_HANDLER, encoding="utf-8")
-    script = folder / "glue_entrypoint.py"
-    script.write_text("print('glue entrypoint stand-in')\n", encoding="utf-8")
-    return handler, script
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, stand_ins: tuple[Path, Path]) -> Artifacts:
-    handler, script = stand_ins
-    out = tmp_path_factory.mktemp("artifacts")
-    return build_artifacts(out, REPO, lambda_handler=handler, glue_script=script)
+# --------------------------------------------------------------------------- synthetic wheels
 
 
-# --------------------------------------------------------------------------- fast
+def _entries(version: str = VERSION) -> dict[str, bytes]:
+    """The smallest set of files write_wheel accepts, as a build backend would make them."""
+    dist_info = f"reviews_etl-{version}.dist-info"
+    return {
+        "reviews_etl/__init__.py": b"__version__ = '0'\n",
+        "reviews_etl/py.typed": b"",
+        "reviews_etl/deploy/template.yaml": b"Resources: {}\n",
+        "reviews_etl/deploy/scripts/lambda_handler.py": b"def handler(e, c):\n    return 1\n",
+        "reviews_etl/deploy/scripts/glue_entrypoint.py": b"print('glue')\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: reviews-etl\nVersion: {version}\n"
+            "Requires-Dist: pydantic<3,>=2.6\n"
+        ).encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": b"[console_scripts]\nreviews-etl = reviews_etl.cli:main\n",
+        f"{dist_info}/top_level.txt": b"reviews_etl\n",
+    }
 
 
-def test_find_project_root_from_the_package() -> None:
-    assert packaging.find_project_root() == REPO
+def _install(wheel_path: Path, site: Path) -> importlib.metadata.Distribution:
+    """Install a wheel the way pip does: unpack it, add the installer's files, compile
+    bytecode and list everything (and a console script outside site-packages) in RECORD."""
+    with zipfile.ZipFile(wheel_path) as archive:
+        archive.extractall(site)
+    dist_info = site / DIST_INFO
+    (dist_info / "INSTALLER").write_text("pip\n")
+    (dist_info / "REQUESTED").write_text("")
+    (dist_info / "direct_url.json").write_text(
+        json.dumps({"archive_info": {}, "url": wheel_path.as_uri()})
+    )
+    (site / "reviews_etl" / "__pycache__").mkdir()
+    (site / "reviews_etl" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0pyc")
+    lines = []
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        name = path.relative_to(site).as_posix()
+        if name != f"{DIST_INFO}/RECORD":
+            data = path.read_bytes()
+            lines.append(f"{name},{wheel.record_hash(data)},{len(data)}")
+    lines += ["../../bin/reviews-etl,sha256=AAAA,10", f"{DIST_INFO}/RECORD,,"]
+    (dist_info / "RECORD").write_text("\n".join(lines) + "\n")
+    return importlib.metadata.PathDistribution(dist_info)
 
 
-def test_find_project_root_refuses_other_folders(tmp_path: Path) -> None:
-    with pytest.raises(PackagingError, match="no reviews-etl source checkout"):
-        packaging.find_project_root(tmp_path)
+def _check_deterministic_wheel(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        record = archive.read(f"{DIST_INFO}/RECORD").decode()
+        contents = {info.filename: archive.read(info) for info in infos}
+    assert {info.date_time for info in infos} == {EPOCH}
+    assert {info.external_attr >> 16 for info in infos} == {0o100644}
+    package = [n for n in names if not n.startswith(f"{DIST_INFO}/")]
+    metadata = [n for n in names if n.startswith(f"{DIST_INFO}/")]
+    assert names == sorted(package) + sorted(metadata[:-1]) + [f"{DIST_INFO}/RECORD"]
+    rows = [line.split(",") for line in record.splitlines()]
+    assert [row[0] for row in rows] == names
+    assert rows[-1] == [f"{DIST_INFO}/RECORD", "", ""]
+    for name, digest, size in rows[:-1]:
+        assert digest == wheel.record_hash(contents[name]), name
+        assert int(size) == len(contents[name])
+    assert "=" not in "".join(row[1].removeprefix("sha256=") for row in rows)
+
+
+# --------------------------------------------------------------------------- fast: locating
+
+
+def test_a_folder_inside_the_checkout_builds_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO / "docs")
+    source = wheel.locate_source()
+    assert source.checkout == REPO
+    assert source.distribution is None
+    assert source.version == VERSION
+    assert "current folder" in source.describe()
+
+
+def test_project_root_wins_and_must_be_a_checkout(tmp_path: Path) -> None:
+    assert wheel.locate_source(REPO, cwd=tmp_path).checkout == REPO
+    with pytest.raises(ConfigError, match="not a reviews-etl checkout"):
+        wheel.locate_source(tmp_path, cwd=REPO)
+    other = tmp_path / "other"
+    (other / "src" / "reviews_etl").mkdir(parents=True)
+    (other / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
+    with pytest.raises(ConfigError, match="not a reviews-etl checkout"):
+        wheel.locate_source(other)
+    assert wheel.find_checkout(other / "src") is None
+
+
+def test_outside_a_checkout_an_editable_install_builds_its_checkout(tmp_path: Path) -> None:
+    installed = importlib.metadata.distribution("reviews-etl")
+    if wheel.editable_checkout(installed) is None:
+        pytest.skip("reviews-etl is not installed in editable mode here")
+    source = wheel.locate_source(cwd=tmp_path)
+    assert source.checkout == REPO
+    assert source.how == "editable install"
+
+
+def test_an_editable_install_of_a_vanished_checkout_is_refused(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    distribution = _install(wheel.write_wheel(_entries(), tmp_path / "w.whl", VERSION), site)
+    (site / DIST_INFO / "direct_url.json").write_text(
+        json.dumps({"dir_info": {"editable": True}, "url": (tmp_path / "gone").as_uri()})
+    )
+    with pytest.raises(PackagingError, match=r"editable install of .*gone"):
+        wheel.locate_source(cwd=tmp_path, distribution=distribution)
+
+
+def test_no_checkout_and_nothing_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> importlib.metadata.Distribution:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(PackagingError, match="reviews-etl is not installed"):
+        wheel.locate_source(cwd=tmp_path)
+
+
+# --------------------------------------------------------------------------- fast: the wheel
+
+
+def test_written_wheels_are_deterministic(tmp_path: Path) -> None:
+    entries = _entries()
+    first = wheel.write_wheel(entries, tmp_path / "a" / "x.whl", VERSION)
+    second = wheel.write_wheel(dict(reversed(entries.items())), tmp_path / "b" / "x.whl", VERSION)
+    assert first.read_bytes() == second.read_bytes()
+    _check_deterministic_wheel(first)
+    assert wheel.read_wheel(first) == entries
+
+
+def test_an_incomplete_wheel_is_refused(tmp_path: Path) -> None:
+    entries = _entries()
+    del entries["reviews_etl/deploy/template.yaml"]
+    with pytest.raises(PackagingError, match=r"missing reviews_etl/deploy/template\.yaml"):
+        wheel.write_wheel(entries, tmp_path / "x.whl", VERSION)
+    entries = {**_entries(), f"{DIST_INFO}/WHEEL": b"Tag: cp311-cp311-linux_x86_64\n"}
+    with pytest.raises(PackagingError, match="WHEEL tags"):
+        wheel.write_wheel(entries, tmp_path / "x.whl", VERSION)
+    entries = {**_entries(), "stray.py": b""}
+    with pytest.raises(PackagingError, match=r"unexpected files stray\.py"):
+        wheel.write_wheel(entries, tmp_path / "x.whl", VERSION)
+
+
+def test_an_installed_distribution_gives_its_wheel_back(tmp_path: Path) -> None:
+    original = wheel.write_wheel(_entries(), tmp_path / "original" / "x.whl", VERSION)
+    distribution = _install(original, tmp_path / "site")
+    source = wheel.locate_source(cwd=tmp_path, distribution=distribution)
+    assert source.checkout is None
+    assert source.version == VERSION
+    work = tmp_path / "work"
+    work.mkdir()
+    rebuilt = wheel.build_wheel(source, tmp_path / "out", work, sys.executable)
+    assert rebuilt.name == f"reviews_etl-{VERSION}-py3-none-any.whl"
+    assert rebuilt.read_bytes() == original.read_bytes()
+    # Nothing the installer added came along.
+    names = set(zipfile.ZipFile(rebuilt).namelist())
+    assert not {f"{DIST_INFO}/{n}" for n in ("INSTALLER", "REQUESTED", "direct_url.json")} & names
+    assert not [n for n in names if "__pycache__" in n or n.startswith("..")]
+
+
+def test_a_changed_installed_file_is_refused(tmp_path: Path) -> None:
+    original = wheel.write_wheel(_entries(), tmp_path / "x.whl", VERSION)
+    distribution = _install(original, tmp_path / "site")
+    (tmp_path / "site" / "reviews_etl" / "__init__.py").write_text("__version__ = 'edited'\n")
+    with pytest.raises(PackagingError, match="differs from its RECORD hash"):
+        wheel.distribution_entries(distribution)
+
+
+def test_lambda_requirements_are_the_base_dependencies_minus_the_runtime() -> None:
+    metadata = (
+        b"Metadata-Version: 2.4\nName: reviews-etl\nVersion: 1.0\n"
+        b"Requires-Dist: pydantic<3,>=2.6\n"
+        b"Requires-Dist: pydantic-settings<3,>=2.7\n"
+        b"Requires-Dist: boto3>=1.34\n"
+        b"Requires-Dist: python-dotenv>=0.21; python_version >= '3.8'\n"
+        b'Requires-Dist: pyspark<4.2,>=3.5.6; extra == "spark"\n'
+        b'Requires-Dist: awsgluedataplanepython>=5.1; python_version == "3.11" and extra == "dev"\n'
+    )
+    assert packaging.lambda_requirements(metadata) == [
+        "pydantic<3,>=2.6",
+        "pydantic-settings<3,>=2.7",
+        "python-dotenv>=0.21; python_version >= '3.8'",
+    ]
 
 
 def test_version_and_file_names() -> None:
-    assert packaging.project_version(REPO) == VERSION
-    assert packaging.wheel_file_name(VERSION) == f"reviews_etl-{VERSION}-py3-none-any.whl"
+    assert wheel.project_version(REPO) == VERSION
+    assert wheel.wheel_file_name(VERSION) == f"reviews_etl-{VERSION}-py3-none-any.whl"
     assert packaging.lambda_zip_file_name(VERSION) == f"reviews_etl_lambda-{VERSION}.zip"
 
 
-def test_lambda_requirements_leave_out_the_runtime() -> None:
-    requirements = packaging.lambda_requirements(REPO)
-    names = [r.split(">")[0].split("<")[0].split("=")[0].strip().lower() for r in requirements]
-    assert "pydantic" in names
-    assert "boto3" not in names
-    assert "pyspark" not in names
+# --------------------------------------------------------------------------- fast: refusals
 
 
 def test_missing_handler_is_refused_before_building(tmp_path: Path) -> None:
@@ -98,13 +266,13 @@ def test_handler_without_handler_function_is_refused(tmp_path: Path) -> None:
     script.write_text("pass\n")
     with pytest.raises(PackagingError, match="no top-level `handler`"):
         build_artifacts(tmp_path / "out", REPO, lambda_handler=handler, glue_script=script)
+    assert not (tmp_path / "out").exists()
 
 
-def test_missing_glue_script_is_refused(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+def test_missing_glue_script_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PackagingError, match="Glue script not found"):
-        build_artifacts(
-            tmp_path / "out", REPO, lambda_handler=stand_ins[0], glue_script=tmp_path / "x.py"
-        )
+        build_artifacts(tmp_path / "out", REPO, glue_script=tmp_path / "x.py")
+    assert not (tmp_path / "out").exists()
 
 
 def test_format_size() -> None:
@@ -113,7 +281,7 @@ def test_format_size() -> None:
     assert packaging.format_size(3 * 1024 * 1024) == "3.0 MiB"
 
 
-def test_package_parser_and_handler(
+def test_package_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = {}
@@ -131,12 +299,8 @@ def test_package_parser_and_handler(
         calls.append((out, project_root))
         return Artifacts(version="0.1.0", **files)
 
-    monkeypatch.setattr(packaging, "build_artifacts", fake_build)
-    parser = argparse.ArgumentParser(prog="reviews-etl")
-    packaging.add_package_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["package", "--out", str(tmp_path / "dist")])
-    assert args.func is packaging.run_package
-    assert args.func(args) == 0
+    monkeypatch.setattr(reviews_etl.deploy, "build_artifacts", fake_build)
+    assert cli.main(["package", "--out", str(tmp_path / "dist")]) == 0
     assert calls == [(str(tmp_path / "dist"), None)]
     printed = capsys.readouterr().out
     for artifact in files.values():
@@ -144,15 +308,39 @@ def test_package_parser_and_handler(
     assert printed.count("2.0 KiB") == 3
 
 
-def test_package_handler_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="reviews-etl")
-    packaging.add_package_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["package", "--out", str(tmp_path), "--project-root", str(tmp_path)])
-    assert args.func(args) == 2
-    assert "error:" in capsys.readouterr().err
+def test_package_command_refuses_a_project_root_that_is_no_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["package", "--out", str(tmp_path / "out"), "--project-root", str(tmp_path)]
+    assert cli.main(argv) == 2
+    assert "not a reviews-etl checkout" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
-# --------------------------------------------------------------------------- slow
+# --------------------------------------------------------------------------- slow: build
+
+
+@pytest.fixture(scope="module")
+def stand_ins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("stand-ins")
+    handler = folder / "lambda_handler.py"
+    handler.write_text(STAND_IN_HANDLER, encoding="utf-8")
+    script = folder / "glue_entrypoint.py"
+    script.write_text("print('glue entrypoint stand-in')\n", encoding="utf-8")
+    return handler, script
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, stand_ins: tuple[Path, Path]) -> Artifacts:
+    handler, script = stand_ins
+    out = tmp_path_factory.mktemp("artifacts")
+    return build_artifacts(out, REPO, lambda_handler=handler, glue_script=script)
+
+
+@pytest.fixture(scope="module")
+def built_from_checkout(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+    """The artifacts exactly as ``reviews-etl package`` builds them in this checkout."""
+    return build_artifacts(tmp_path_factory.mktemp("checkout-artifacts"), REPO)
 
 
 @pytest.mark.slow
@@ -164,49 +352,68 @@ def test_artifacts_have_standard_names_and_sizes(built: Artifacts) -> None:
     for artifact in built:
         assert artifact.path.is_file()
         assert artifact.size == artifact.path.stat().st_size > 0
+        assert artifact.sha256 == _sha256(artifact.path)
     assert built.glue_script.path.read_text() == "print('glue entrypoint stand-in')\n"
     assert len(built.digest) == 12
+    assert built.source.startswith(f"checkout {REPO}")
 
 
 @pytest.mark.slow
-def test_wheel_contents(built: Artifacts) -> None:
-    with zipfile.ZipFile(built.wheel.path) as wheel:
-        names = wheel.namelist()
-        metadata = wheel.read(f"reviews_etl-{VERSION}.dist-info/METADATA").decode()
-    assert "reviews_etl/py.typed" in names
-    assert "reviews_etl/__init__.py" in names
-    assert "reviews_etl/packaging.py" in names
+def test_wheel_contents(built_from_checkout: Artifacts) -> None:
+    path = built_from_checkout.wheel.path
+    _check_deterministic_wheel(path)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        metadata = archive.read(f"{DIST_INFO}/METADATA").decode()
+        shipped = {
+            name: archive.read(f"reviews_etl/deploy/{name}")
+            for name in ("template.yaml", "scripts/lambda_handler.py", "scripts/glue_entrypoint.py")
+        }
+    assert {"reviews_etl/py.typed", "reviews_etl/__init__.py"} <= set(names)
+    assert {"reviews_etl/deploy/packaging.py", "reviews_etl/deploy/wheel.py"} <= set(names)
     assert not [n for n in names if n.startswith("tests/") or "/tests/" in n]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # The package data holds the files' contents, not the links of the checkout.
+    assert shipped["template.yaml"] == (REPO / "infra" / "template.yaml").read_bytes()
+    assert shipped["scripts/lambda_handler.py"] == (REPO / "lambda_handler.py").read_bytes()
+    assert shipped["scripts/glue_entrypoint.py"] == (REPO / "glue_entrypoint.py").read_bytes()
     assert "Name: reviews-etl" in metadata
     assert f"Version: {VERSION}" in metadata
     assert "Requires-Dist: pyspark" in metadata  # only behind the [spark] extra
     assert 'extra == "spark"' in metadata
+    glue = built_from_checkout.glue_script.path.read_bytes()
+    assert glue == (REPO / "glue_entrypoint.py").read_bytes()
 
 
 @pytest.mark.slow
 def test_lambda_zip_layout(built: Artifacts) -> None:
     with zipfile.ZipFile(built.lambda_zip.path) as archive:
-        names = archive.namelist()
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
         handler = archive.read("lambda_handler.py").decode()
     top_level = {n.split("/", 1)[0] for n in names}
     assert "lambda_handler.py" in top_level
     assert handler == STAND_IN_HANDLER
     assert {"reviews_etl", "pydantic", "pydantic_core", "annotated_types"} <= top_level
+    assert {"pydantic_settings", "typing_inspection", "dotenv"} <= top_level
     assert "typing_extensions.py" in top_level
-    assert "typing_inspection" in top_level
     assert not top_level & {"pyspark", "py4j", "boto3", "botocore", "bin", "tests"}
     assert [n for n in names if n.startswith("pydantic_core/_pydantic_core.cpython-311-x86_64")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "reviews_etl/py.typed" in names
+    assert names == sorted(names)
+    assert {info.date_time for info in infos} == {EPOCH}
+    assert {(info.external_attr >> 16) & 0o777 for info in infos} == {0o644}
 
 
 @pytest.mark.slow
-def test_lambda_zip_is_reproducible(built: Artifacts, tmp_path: Path) -> None:
-    with zipfile.ZipFile(built.lambda_zip.path) as archive:
-        infos = archive.infolist()
-    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
-    assert {(info.external_attr >> 16) & 0o777 for info in infos} == {0o644}
+def test_artifacts_are_reproducible(built_from_checkout: Artifacts, tmp_path: Path) -> None:
+    again = build_artifacts(tmp_path / "again", REPO)
+    assert again.wheel.path.parent != built_from_checkout.wheel.path.parent
+    for first, second in zip(built_from_checkout, again, strict=True):
+        assert first.path.name == second.path.name
+        assert _sha256(first.path) == _sha256(second.path), first.kind
+    assert again.digest == built_from_checkout.digest
 
 
 def _lambda_runtime_dir(tmp_path: Path) -> Path:
@@ -288,59 +495,179 @@ print(json.dumps({
 
 
 @pytest.mark.slow
-def test_repository_lambda_handler_imports_from_the_zip(tmp_path: Path) -> None:
-    handler = REPO / "lambda_handler.py"
-    if not handler.is_file():
-        pytest.skip("lambda_handler.py is not in the repository yet")
-    script = tmp_path / "glue_entrypoint.py"
-    script.write_text("pass\n")
-    artifacts = build_artifacts(tmp_path / "out", REPO, lambda_handler=handler, glue_script=script)
+def test_repository_lambda_handler_imports_from_the_zip(
+    built_from_checkout: Artifacts, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(built_from_checkout.lambda_zip.path) as archive:
+        assert archive.read("lambda_handler.py") == (REPO / "lambda_handler.py").read_bytes()
     code = """
 import json, sys
-import lambda_handler, reviews_etl
+import lambda_handler, reviews_etl, pydantic_settings
 print(json.dumps({
     "handler": callable(getattr(lambda_handler, "handler", None)),
     "reviews_etl": reviews_etl.__file__,
+    "pydantic_settings": pydantic_settings.__file__,
     "pyspark_loaded": any(m == "pyspark" or m.startswith("pyspark.") for m in sys.modules),
 }))
 """
-    data = _run_isolated(code, artifacts.lambda_zip.path, tmp_path)
+    data = _run_isolated(code, built_from_checkout.lambda_zip.path, tmp_path)
     assert data["handler"] is True
     assert str(data["reviews_etl"]).startswith(str(data["_extracted"]))
+    assert str(data["pydantic_settings"]).startswith(str(data["_extracted"]))
     assert data["pyspark_loaded"] is False
 
 
-@pytest.mark.slow
-def test_wheel_installs_into_a_clean_virtualenv(built: Artifacts, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    python = venv / "bin" / "python"
+# --------------------------------------------------------------------------- slow: installed
+
+
+def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--no-deps", str(built.wheel.path)], check=True, env=env, timeout=300)
-    subprocess.run([*pip, "pydantic>=2.6,<3"], check=True, env=env, timeout=300)
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed_venv(
+    tmp_path_factory: pytest.TempPathFactory, built_from_checkout: Artifacts
+) -> Path:
+    """A fresh virtualenv with the checkout's wheel installed, dependencies included."""
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    wheel_path = built_from_checkout.wheel.path
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel_path)],
+        check=True,
+        env=_clean_env(),
+        timeout=600,
+    )
+    return venv
+
+
+@pytest.mark.slow
+def test_wheel_installs_with_its_dependencies_and_without_pyspark(
+    installed_venv: Path, tmp_path: Path
+) -> None:
     code = (
-        "import importlib.metadata, importlib.util, json, reviews_etl\n"
+        "import importlib.metadata, importlib.util, json\n"
+        "import reviews_etl, reviews_etl.trigger, reviews_etl.deploy, pydantic_settings\n"
         "from reviews_etl.config import PipelineConfig\n"
         "PipelineConfig.build(sources=['a.csv'], output_root='out')\n"
+        "try:\n"
+        "    import pyspark\n"
+        "    pyspark_error = None\n"
+        "except ImportError as exc:\n"
+        "    pyspark_error = type(exc).__name__\n"
+        "names = {d.metadata['Name'].lower() for d in importlib.metadata.distributions()}\n"
         "print(json.dumps({'file': reviews_etl.__file__, 'version': reviews_etl.__version__,"
-        " 'dist': importlib.metadata.version('reviews-etl'),"
-        " 'typed': importlib.util.find_spec('reviews_etl') is not None,"
-        " 'pyspark': importlib.util.find_spec('pyspark') is not None}))\n"
+        " 'dist': importlib.metadata.version('reviews-etl'), 'names': sorted(names),"
+        " 'pyspark_error': pyspark_error}))\n"
     )
     result = subprocess.run(
-        [str(python), "-c", code],
+        [str(installed_venv / "bin" / "python"), "-c", code],
         capture_output=True,
         text=True,
-        env=env,
+        env=_clean_env(),
         cwd=tmp_path,
         check=False,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["file"].startswith(str(venv))
+    assert data["file"].startswith(str(installed_venv))
     assert data["version"] == data["dist"] == VERSION
-    assert data["pyspark"] is False
     assert (Path(data["file"]).parent / "py.typed").is_file()
+    # The dependencies came with it; pyspark did not (it is only in the [spark] extra).
+    assert {"pydantic", "pydantic-settings", "boto3"} <= set(data["names"])
+    assert "pyspark" not in data["names"]
+    assert data["pyspark_error"] == "ModuleNotFoundError"
+
+
+def _stack_status(cfn: Any, name: str) -> str | None:
+    try:
+        return str(cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+
+
+@pytest.fixture
+def empty_folder(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    assert wheel.find_checkout(folder) is None
+    yield folder
+    assert sorted(folder.iterdir()) == [folder / "dist"]  # nothing else written here
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow")
+def test_an_installed_wheel_packages_and_deploys_itself(
+    installed_venv: Path, built_from_checkout: Artifacts, empty_folder: Path, tmp_path: Path
+) -> None:
+    command = str(installed_venv / "bin" / "reviews-etl")
+    env = fake_aws_env(tmp_path, _clean_env())
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [command, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=empty_folder,
+            check=False,
+            timeout=900,
+        )
+
+    packaged = run("package", "--out", "dist")
+    assert packaged.returncode == 0, packaged.stderr
+    out = empty_folder / "dist"
+    wheel_path = out / f"reviews_etl-{VERSION}-py3-none-any.whl"
+    zip_path = out / f"reviews_etl_lambda-{VERSION}.zip"
+    script_path = out / "glue_entrypoint.py"
+    assert sorted(out.iterdir()) == sorted([wheel_path, zip_path, script_path])
+    # The wheel rebuilt from the installed distribution is the one it was installed from.
+    assert _sha256(wheel_path) == built_from_checkout.wheel.sha256
+    assert script_path.read_bytes() == (REPO / "glue_entrypoint.py").read_bytes()
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        assert archive.read("lambda_handler.py") == (REPO / "lambda_handler.py").read_bytes()
+    top_level = {n.split("/", 1)[0] for n in names}
+    assert "reviews_etl/__init__.py" in names
+    assert [n for n in names if n.startswith("pydantic_core/_pydantic_core.cpython-311-x86_64")]
+    assert [n for n in names if n.endswith(".so") and "linux" in n]
+    assert "pydantic_settings" in top_level
+    assert not top_level & {"pyspark", "py4j", "boto3", "botocore"}
+
+    stack = "rev-installed"
+    with moto_server() as endpoint:
+        cfn = boto3.client(
+            "cloudformation",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        aws_args = ("--stack-name", stack, "--endpoint-url", endpoint, "--region", "us-east-1")
+        deployed = run("deploy", *aws_args)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert _stack_status(cfn, stack) == "CREATE_COMPLETE"
+        assert f"from installed reviews-etl {VERSION}" in deployed.stdout
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        bucket = f"{stack}-artifacts-123456789012-us-east-1"
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+        (wheel_key,) = [k for k in keys if k.endswith(".whl")]
+        uploaded = s3.get_object(Bucket=bucket, Key=wheel_key)["Body"].read()
+        assert hashlib.sha256(uploaded).hexdigest() == built_from_checkout.wheel.sha256
+
+        destroyed = run("destroy", *aws_args)
+        assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+        assert _stack_status(cfn, stack) is None
+        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        assert not {b for b in buckets if b.startswith(f"{stack}-")}

@@ -1,7 +1,8 @@
 """Packaging and deployment: runs on a developer's laptop or in CI, never imports pyspark.
 
-* :mod:`.packaging`: the three artifacts (wheel, Lambda zip, Glue script), from a checkout
-  or from the installed distribution;
+* :mod:`.packaging`: the three artifacts (wheel, Lambda zip, Glue script);
+* :mod:`.wheel`: where the wheel comes from (a checkout, or the installed distribution) and
+  its deterministic writing, so an installed wheel can rebuild itself byte for byte;
 * :mod:`.stack`: ``deploy`` and ``destroy`` of the CloudFormation stack;
 * :mod:`.aws`, :mod:`.buckets`, :mod:`.cloudformation`: the AWS calls they make.
 

@@ -5,7 +5,8 @@ bucket if needed (public access blocked, SSE-S3, versioned, TLS-only), uploads t
 artifacts under ``reviews-etl/<version>/<digest>/``, then creates or updates the stack of
 the CloudFormation template shipped in the package (``infra/template.yaml`` in a checkout)
 and waits for it. ``destroy`` empties every bucket of the stack (all versions and delete
-markers) and the artifacts bucket, deletes the stack and waits.
+markers) and the artifacts bucket, deletes the stack and waits. Both work from a checkout
+and from an installed wheel (the template is package data).
 
 Works against any endpoint (``endpoint_url``), e.g. a moto server in the tests. No pyspark.
 """
@@ -119,6 +120,7 @@ def deploy(
         if artifacts is None:
             say(stream, "building artifacts ...")
             artifacts = packaging.build_artifacts(tmp, project_root)
+            say(stream, f"  from {artifacts.source}")
         for artifact in artifacts:
             say(
                 stream,
