@@ -122,8 +122,15 @@ def test_missing_pyspark_exits_2_with_the_install_hint(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "reviews_etl.cli", "run", str(REPO / "data" / "sample_reviews.csv")]
-        + ["--output", str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-m",
+            "reviews_etl.cli",
+            "run",
+            str(REPO / "data" / "sample_reviews.csv"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(blocker.parent), "PATH": "/usr/bin:/bin"},

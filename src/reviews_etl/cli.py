@@ -145,6 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         top_n=args.top_n,
         max_reject_ratio=args.max_reject_ratio,
         run_id=args.run_id,
+        catalog_database=args.catalog_database,
     )
     spark = start_spark(args.master, args.driver_memory)
     from reviews_etl.pipeline import run_pipeline  # pyspark is there: start_spark checked
@@ -203,6 +204,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_package(args: argparse.Namespace) -> int:
     artifacts = deploy_package.build_artifacts(args.out, args.project_root)
+    print(f"built from {artifacts.source}")
     for artifact in artifacts:
         print(f"{artifact.kind:<12} {artifact.path}  {format_size(artifact.size)}")
     return 0
@@ -349,6 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="quality gate: a batch rejecting a larger share publishes nothing (default 0.25)",
     )
     run.add_argument("--run-id", default=None, help="run id for the manifest (default: generated)")
+    run.add_argument(
+        "--catalog-database",
+        default=None,
+        metavar="NAME",
+        help="register each batch's source_id partition in the tables reviews and "
+        "rejected_reviews of this Glue Data Catalog database (boto3: AWS_REGION, "
+        "AWS_ENDPOINT_URL and credentials from the environment; default: off)",
+    )
     run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     run.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
