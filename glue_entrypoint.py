@@ -1,5 +1,5 @@
 """AWS Glue script of reviews-etl: ``--JOB_NAME``, ``--source_path``, ``--output_path``
-(optional ``--top_n``, ``--max_reject_ratio``, ``--run_id``).
+(optional ``--top_n``, ``--max_reject_ratio``, ``--run_id``, ``--catalog_database``).
 
 Runs on Glue with the reviews_etl wheel (``--additional-python-modules``), and locally:
 ``python glue_entrypoint.py --JOB_NAME local --source_path FILE --output_path DIR``.

@@ -62,6 +62,9 @@ class PipelineConfig(BaseModel):
     run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] | None = None
     # Output files per analysis; the analyses are small, so one file each is the default.
     analysis_files: Annotated[int, Field(ge=1, le=1000)] = 1
+    # Glue Data Catalog database whose `reviews` and `rejected_reviews` tables get each
+    # batch's partition registered; None leaves the catalog alone.
+    catalog_database: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,255}$")] | None = None
 
     @field_validator("sources")
     @classmethod

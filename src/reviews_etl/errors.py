@@ -100,6 +100,10 @@ class JobStartError(ReviewsEtlError):
         self.attempts = attempts
 
 
+class CatalogError(ReviewsEtlError):
+    """A partition could not be registered in the Glue Data Catalog."""
+
+
 # --- packaging and deployment (exit 1) ------------------------------------------------------
 
 

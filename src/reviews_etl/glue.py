@@ -26,7 +26,7 @@ from reviews_etl.session import apply_pipeline_settings, build_spark_session
 REQUIRED_ARGS = ("JOB_NAME", "source_path", "output_path")
 # getResolvedOptions treats every requested option as mandatory, so these are requested
 # only when the job run was given them.
-OPTIONAL_ARGS = ("top_n", "max_reject_ratio", "run_id")
+OPTIONAL_ARGS = ("top_n", "max_reject_ratio", "run_id", "catalog_database")
 # Glue adds this to every run and getResolvedOptions always returns it (reserved: never ask).
 GLUE_RUN_ID = "JOB_RUN_ID"
 
@@ -43,6 +43,7 @@ class GlueJobArgs(BaseModel):
     top_n: int = DEFAULT_TOP_N
     max_reject_ratio: float = DEFAULT_MAX_REJECT_RATIO
     run_id: str | None = None
+    catalog_database: str | None = None
 
     def pipeline_config(self) -> PipelineConfig:
         return PipelineConfig.build(
@@ -51,6 +52,7 @@ class GlueJobArgs(BaseModel):
             top_n=self.top_n,
             max_reject_ratio=self.max_reject_ratio,
             run_id=self.run_id,
+            catalog_database=self.catalog_database,
         )
 
 
@@ -121,6 +123,7 @@ def resolve_job_args(argv: Sequence[str], resolver: Resolver | None = None) -> G
             top_n=int(values.get("top_n", DEFAULT_TOP_N)),
             max_reject_ratio=float(values.get("max_reject_ratio", DEFAULT_MAX_REJECT_RATIO)),
             run_id=values.get("run_id") or values.get(GLUE_RUN_ID),
+            catalog_database=values.get("catalog_database") or None,
         )
     except ValueError as exc:
         raise ConfigError(f"invalid job argument: {exc}") from exc

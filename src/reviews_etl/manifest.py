@@ -59,6 +59,8 @@ class BatchResult(BaseModel):
     reject_share: float
     curated_path: str | None
     rejected_path: str
+    # Glue Data Catalog table -> "created", "updated" or "unchanged" (with catalog_database).
+    catalog_partitions: dict[str, str] = Field(default_factory=dict)
 
 
 class RunResult(BaseModel):

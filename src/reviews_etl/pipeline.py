@@ -20,6 +20,7 @@ from reviews_etl.analyses import (
     rating_distribution,
     top_customers,
 )
+from reviews_etl.catalog import CURATED_TABLE, REJECTED_TABLE, PartitionRegistrar
 from reviews_etl.columns import (
     CUSTOMER_ID,
     INGESTED_AT,
@@ -78,6 +79,7 @@ class _RunContext:
     run_id: str
     started_at: dt.datetime
     paths: _Paths
+    registrar: PartitionRegistrar | None = None
     watch: Stopwatch = field(default_factory=Stopwatch)
     batches: list[BatchResult] = field(default_factory=list)
     outputs: dict[str, int] = field(default_factory=lambda: {"curated": 0, "rejected": 0})
@@ -209,6 +211,7 @@ def _process_batch(
         for df in cached:
             df.unpersist()
 
+    published = None if gate_failed else curated_path
     result = BatchResult(
         source=source,
         source_file=source_file,
@@ -220,8 +223,9 @@ def _process_batch(
         rows_rejected=rows_rejected,
         rejects_by_reason=by_reason,
         reject_share=share,
-        curated_path=None if gate_failed else curated_path,
+        curated_path=published,
         rejected_path=rejected_path,
+        catalog_partitions=_register_partitions(run, source_id, rejected_path, published),
     )
     log_event(
         logger,
@@ -235,6 +239,19 @@ def _process_batch(
         rejects_by_reason={k: v for k, v in by_reason.items() if v},
     )
     return result
+
+
+def _register_partitions(
+    run: _RunContext, source_id: str, rejected_path: str, curated_path: str | None
+) -> dict[str, str]:
+    """Point the catalog's partitions at what this batch wrote; a batch that failed the
+    quality gate (``curated_path`` None) registers only its quarantine."""
+    if run.registrar is None:
+        return {}
+    changes = {REJECTED_TABLE: run.registrar.register(REJECTED_TABLE, source_id, rejected_path)}
+    if curated_path is not None:
+        changes[CURATED_TABLE] = run.registrar.register(CURATED_TABLE, source_id, curated_path)
+    return dict(changes)
 
 
 def _publish_analyses(
@@ -293,6 +310,7 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
         run_id=config.run_id or new_run_id(started_at),
         started_at=started_at,
         paths=_Paths(config),
+        registrar=PartitionRegistrar(config.catalog_database) if config.catalog_database else None,
     )
     log_event(logger, "run_started", run_id=run.run_id, sources=config.sources)
 

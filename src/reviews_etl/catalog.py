@@ -1,0 +1,116 @@
+"""Registering each batch's ``source_id=<id>`` partition in the Glue Data Catalog, so Athena
+sees a run's rows as soon as it succeeds (partition projection cannot: ``source_id`` is a
+hash). Runs on Glue and on a laptop; boto3 only, no Spark.
+
+The client is built the normal boto3 way, so region, credentials and ``AWS_ENDPOINT_URL``
+(a test server) come from the environment.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reviews_etl.columns import SOURCE_ID
+from reviews_etl.errors import CatalogError
+from reviews_etl.logs import get_logger, log_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_glue.type_defs import PartitionInputTypeDef
+
+# The partitioned tables of the stack (infra/template.yaml), by the output they describe.
+CURATED_TABLE: Final = "reviews"
+REJECTED_TABLE: Final = "rejected_reviews"
+
+Change = Literal["created", "updated", "unchanged"]
+logger = get_logger(__name__)
+
+
+def _partition_input(table_sd: Any, value: str, location: str) -> Any:
+    """The table's storage descriptor (columns, formats, SerDe), at the partition's folder."""
+    descriptor = copy.deepcopy(table_sd)
+    descriptor["Location"] = location.rstrip("/") + "/"
+    return {"Values": [value], "StorageDescriptor": descriptor}
+
+
+class PartitionRegistrar:
+    """Creates, or updates the location of, ``source_id`` partitions in one database."""
+
+    def __init__(self, database: str, glue: GlueClient | None = None) -> None:
+        self.database = database
+        try:
+            self.glue: GlueClient = glue if glue is not None else boto3.client("glue")
+        except BotoCoreError as exc:  # no region configured, typically
+            raise CatalogError(f"cannot reach the Glue Data Catalog for {database}: {exc}") from exc
+        self._tables: dict[str, Any] = {}  # table -> its StorageDescriptor
+
+    def _table_descriptor(self, table: str) -> Any:
+        if table not in self._tables:
+            found = self.glue.get_table(DatabaseName=self.database, Name=table)["Table"]
+            keys = [key["Name"] for key in found.get("PartitionKeys", [])]
+            if keys != [SOURCE_ID]:
+                raise CatalogError(
+                    f"table {self.database}.{table} is partitioned by {keys or 'nothing'}, "
+                    f"not [{SOURCE_ID}]"
+                )
+            self._tables[table] = found["StorageDescriptor"]
+        return self._tables[table]
+
+    def register(self, table: str, source_id: str, location: str) -> Change:
+        """Make partition ``source_id=<source_id>`` of ``table`` point at ``location``.
+
+        Idempotent: a partition that already matches is left alone. Raises
+        :class:`~reviews_etl.errors.CatalogError` with one line naming the table.
+        """
+        try:
+            wanted: PartitionInputTypeDef = _partition_input(
+                self._table_descriptor(table), source_id, location
+            )
+            try:
+                current = self.glue.get_partition(
+                    DatabaseName=self.database, TableName=table, PartitionValues=[source_id]
+                )["Partition"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+                    raise
+                self.glue.create_partition(
+                    DatabaseName=self.database, TableName=table, PartitionInput=wanted
+                )
+                change: Change = "created"
+            else:
+                if _same_descriptor(current.get("StorageDescriptor", {}), wanted):
+                    change = "unchanged"
+                else:
+                    self.glue.update_partition(
+                        DatabaseName=self.database,
+                        TableName=table,
+                        PartitionValueList=[source_id],
+                        PartitionInput=wanted,
+                    )
+                    change = "updated"
+        except (ClientError, BotoCoreError) as exc:
+            raise CatalogError(
+                f"registering partition {SOURCE_ID}={source_id} of {self.database}.{table}: {exc}"
+            ) from exc
+        log_event(
+            logger,
+            "catalog.partition",
+            logging.INFO,
+            database=self.database,
+            table=table,
+            source_id=source_id,
+            location=wanted["StorageDescriptor"].get("Location"),
+            change=change,
+        )
+        return change
+
+
+def _same_descriptor(current: Any, wanted: Any) -> bool:
+    keys = ("Location", "Columns", "InputFormat", "OutputFormat", "SerdeInfo")
+    mine = wanted["StorageDescriptor"]
+    return all(current.get(key) == mine.get(key) for key in keys)
