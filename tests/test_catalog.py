@@ -175,3 +175,44 @@ def test_a_missing_table_fails_the_run_with_one_line(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "reviews_db.rejected_reviews" in line
     assert "EntityNotFoundException" in line
+
+
+def test_register_partitions_backfills_earlier_local_runs(
+    spark, catalog, tmp_path, write_csv, capsys
+) -> None:
+    sources = [write_csv(HEADER + f"r{i},p1,c1,5,2024-01-01,good\n", f"{i}.csv") for i in (1, 2)]
+    out = tmp_path / "out"
+    run_pipeline(spark, PipelineConfig(sources=sources, output_root=str(out)))  # no catalog
+    assert partitions(catalog, "reviews") == {}
+
+    argv = ["register-partitions", "--output", str(out), "--catalog-database", DATABASE]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "reviews_db.reviews: 2 created, 0 updated, 0 unchanged",
+        "reviews_db.rejected_reviews: 2 created, 0 updated, 0 unchanged",
+    ]
+    expected = {source_id(s) for s in sources}
+    assert set(partitions(catalog, "reviews")) == expected
+    assert set(partitions(catalog, "rejected_reviews")) == expected
+    assert main(argv) == 0
+    assert "0 created, 0 updated, 2 unchanged" in capsys.readouterr().out
+
+
+def test_register_partitions_lists_an_s3_output_root(catalog, capsys) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="processed")
+    for key in (
+        "processed-data/source_id=aaaa/part-0.parquet",
+        "processed-data/source_id=bbbb/part-0.parquet",
+        "processed-data/not-a-batch/x",
+        "rejected/source_id=aaaa/part-0.parquet",
+    ):
+        s3.put_object(Bucket="processed", Key=key, Body=b"x")
+    argv = ["register-partitions", "--output", "s3://processed", "--catalog-database", DATABASE]
+    assert main(argv) == 0
+    curated = partitions(catalog, "reviews")
+    assert {sid: d["Location"] for sid, d in curated.items()} == {
+        "aaaa": "s3://processed/processed-data/source_id=aaaa/",
+        "bbbb": "s3://processed/processed-data/source_id=bbbb/",
+    }
+    assert set(partitions(catalog, "rejected_reviews")) == {"aaaa"}

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reviews_etl.columns import SOURCE_ID
+from reviews_etl.config import OutputLayout
 from reviews_etl.errors import CatalogError
 from reviews_etl.logs import get_logger, log_event
 
@@ -114,3 +117,54 @@ def _same_descriptor(current: Any, wanted: Any) -> bool:
     keys = ("Location", "Columns", "InputFormat", "OutputFormat", "SerdeInfo")
     mine = wanted["StorageDescriptor"]
     return all(current.get(key) == mine.get(key) for key in keys)
+
+
+def partition_folders(parent: str) -> dict[str, str]:
+    """``source_id`` -> folder of each ``source_id=<id>`` folder directly under ``parent``: an
+    ``s3://bucket/prefix`` (listed with boto3) or a local folder."""
+    marker = f"{SOURCE_ID}="
+    parent = parent.rstrip("/")
+    if not parent.startswith("s3://"):
+        if not os.path.isdir(parent):
+            return {}
+        return {
+            entry.name.removeprefix(marker): f"{parent}/{entry.name}"
+            for entry in sorted(os.scandir(parent), key=lambda e: e.name)
+            if entry.is_dir() and entry.name.startswith(marker)
+        }
+    bucket, _, prefix = parent.removeprefix("s3://").partition("/")
+    prefix = f"{prefix}/" if prefix else ""
+    found: dict[str, str] = {}
+    pages = boto3.client("s3").get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            name = common.get("Prefix", "").removeprefix(prefix).rstrip("/")
+            if name.startswith(marker):
+                found[name.removeprefix(marker)] = f"s3://{bucket}/{prefix}{name}"
+    return found
+
+
+def register_existing(
+    database: str, output_root: str, layout: OutputLayout | None = None
+) -> dict[str, Counter[str]]:
+    """Register every batch folder already under ``output_root`` (runs from before the job
+    registered partitions itself, or a catalog recreated from scratch). Idempotent.
+
+    Returns, per table, how many partitions were created, updated or left unchanged.
+    """
+    layout = layout or OutputLayout()
+    root = output_root.rstrip("/")
+    if not root.startswith("s3://"):
+        root = os.path.abspath(root)
+    registrar = PartitionRegistrar(database)
+    changes: dict[str, Counter[str]] = {}
+    for table, folder in ((CURATED_TABLE, layout.curated), (REJECTED_TABLE, layout.rejected)):
+        try:
+            folders = partition_folders(f"{root}/{folder}")
+        except (ClientError, BotoCoreError) as exc:
+            raise CatalogError(f"listing {root}/{folder}: {exc}") from exc
+        changes[table] = Counter(
+            registrar.register(table, source_id, location)
+            for source_id, location in folders.items()
+        )
+    return changes

@@ -16,6 +16,7 @@ import botocore.exceptions
 
 from reviews_etl import deploy as deploy_package
 from reviews_etl._version import __version__
+from reviews_etl.catalog import register_existing
 from reviews_etl.config import (
     DEFAULT_MAX_REJECT_RATIO,
     DEFAULT_TOP_N,
@@ -193,6 +194,13 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     finally:
         if args.stop_spark:
             spark.stop()
+    return 0
+
+
+def _cmd_register_partitions(args: argparse.Namespace) -> int:
+    for table, changes in register_existing(args.catalog_database, args.output).items():
+        counts = ", ".join(f"{changes[c]} {c}" for c in ("created", "updated", "unchanged"))
+        print(f"{args.catalog_database}.{table}: {counts}")
     return 0
 
 
@@ -410,6 +418,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"share of dirty rows (default {DEFAULT_DIRTY_SHARE})",
     )
     sample.set_defaults(func=_cmd_sample)
+
+    partitions = _command(
+        commands,
+        "register-partitions",
+        help="register the source_id partitions of earlier runs in the Glue Data Catalog",
+        description="Create, or point at their folder, the partitions of the tables reviews "
+        "and rejected_reviews for every source_id= folder already under DIR (an S3 URI or a "
+        "local folder): the one-time backfill for runs made before the job registered its "
+        "own partitions. Idempotent. boto3 reads region, credentials and AWS_ENDPOINT_URL "
+        "from the environment.",
+    )
+    partitions.add_argument("--output", required=True, metavar="DIR", help="output root")
+    partitions.add_argument("--catalog-database", required=True, metavar="NAME")
+    partitions.set_defaults(func=_cmd_register_partitions)
 
     _add_deploy_parsers(commands)
     return parser
