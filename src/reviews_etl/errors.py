@@ -84,6 +84,21 @@ class QualityGateError(ReviewsEtlError):
         self.result: RunResult | None = None
 
 
+class ReconciliationError(ReviewsEtlError):
+    """The rows written do not add up to the rows read: a bug, never published."""
+
+    def __init__(self, source: str, read: int, accepted: int, rejected: int) -> None:
+        super().__init__(
+            f"{source}: {read} rows read but {accepted} written to curated data and {rejected} "
+            f"to the quarantine ({read - accepted - rejected:+d} unaccounted); the curated rows "
+            "were removed and nothing was published"
+        )
+        self.source = source
+        self.read = read
+        self.accepted = accepted
+        self.rejected = rejected
+
+
 class JobStartError(ReviewsEtlError):
     """A job run could not be started: a non-retryable error, or retries used up."""
 

@@ -33,7 +33,7 @@ from reviews_etl.columns import (
     SOURCE_ID,
 )
 from reviews_etl.config import PipelineConfig
-from reviews_etl.errors import QualityGateError
+from reviews_etl.errors import QualityGateError, ReconciliationError
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
 from reviews_etl.reader import HeaderMapping, inspect_source, partitions_for, read_reviews_csv
@@ -61,7 +61,7 @@ DEDUPE_BROADCAST_LIMIT = 1_000_000
 # Parquet per curated file.
 OUTPUT_FILE_SOURCE_BYTES = 64 << 20
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
-_ROWS = "rows_read"
+_ROWS = "rows"
 
 
 def source_id_for(source: str) -> str:
@@ -96,23 +96,30 @@ class _Paths:
         self.runs = join(root, layout.runs)
 
 
-class _BatchCounts:
-    """Rows read and rejects per reason of a batch, collected while its quarantine is written
-    (a Spark ``Observation``), so counting costs no pass of its own over the rows."""
+class _Counted:
+    """A DataFrame that counts its rows (in total and per reject reason) while an action runs
+    over it: a Spark ``Observation``, so counting costs no pass of its own. The counts come
+    from where the rows are (the parse, each write), never from each other."""
 
-    def __init__(self, validated: DataFrame) -> None:
+    def __init__(self, df: DataFrame, by_reason: bool = False) -> None:
         self._observation = Observation()
         reason = F.col(REJECT_REASON)
-        self.observed = validated.observe(
-            self._observation,
-            F.count(F.lit(1)).alias(_ROWS),
-            *(F.count(F.when(reason == F.lit(r), F.lit(1))).alias(r) for r in REJECT_REASONS),
+        per_reason = [
+            F.count(F.when(reason == F.lit(r), F.lit(1))).alias(r) for r in REJECT_REASONS
+        ]
+        self.df = df.observe(
+            self._observation, F.count(F.lit(1)).alias(_ROWS), *(per_reason if by_reason else [])
         )
 
-    def collect(self) -> tuple[int, dict[str, int]]:
-        """Call after an action over :attr:`observed` has run."""
+    @property
+    def rows(self) -> int:
+        """Call after an action over :attr:`df` has run."""
+        return int(self._observation.get[_ROWS])
+
+    @property
+    def by_reason(self) -> dict[str, int]:
         metrics = self._observation.get
-        return int(metrics[_ROWS]), {r: int(metrics[r]) for r in REJECT_REASONS}
+        return {r: int(metrics[r]) for r in REJECT_REASONS}
 
 
 @contextmanager
@@ -177,8 +184,8 @@ def _process_batch(
     cached: list[DataFrame] = []
     try:
         with watch.stage("clean"):
-            validated = _validate_batch(read_reviews_csv(spark, source, header), cached)
-            counts = _BatchCounts(validated)
+            parsed = _Counted(read_reviews_csv(spark, source, header))
+            validated = _validate_batch(parsed.df, cached)
         # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
         files = partitions_for(
             header.source_bytes or 0,
@@ -186,27 +193,32 @@ def _process_batch(
             partition_bytes=OUTPUT_FILE_SOURCE_BYTES,
         )
         with watch.stage("write_rejected"):
-            _write_parquet(
-                counts.observed.transform(quarantine_reviews)
-                .transform(lineage)
-                .transform(to_quarantine)
-                .coalesce(files),
-                rejected_path,
+            quarantined = _Counted(
+                validated.transform(quarantine_reviews).transform(lineage).transform(to_quarantine),
+                by_reason=True,
             )
-        rows_read, by_reason = counts.collect()
-        rows_rejected = sum(by_reason.values())
-        rows_accepted = rows_read - rows_rejected
+            _write_parquet(quarantined.df.coalesce(files), rejected_path)
+        # Rows read come from the parse (observed while the labelled cache was built).
+        rows_read, rows_rejected, by_reason = parsed.rows, quarantined.rows, quarantined.by_reason
         share = rows_rejected / rows_read if rows_read else 0.0
         gate_failed = share > config.max_reject_ratio
+        # A batch over the gate publishes nothing: its accepted rows are those not rejected.
+        rows_accepted = rows_read - rows_rejected
         if not gate_failed:
             with watch.stage("write_curated"):
-                _write_parquet(
-                    validated.transform(clean_reviews)
-                    .transform(lineage)
-                    .transform(to_curated)
-                    .coalesce(files),
-                    curated_path,
+                curated = _Counted(
+                    validated.transform(clean_reviews).transform(lineage).transform(to_curated)
                 )
+                _write_parquet(curated.df.coalesce(files), curated_path)
+            rows_accepted = curated.rows
+            _reconcile(
+                spark,
+                source,
+                curated_path,
+                read=rows_read,
+                accepted=rows_accepted,
+                rejected=rows_rejected,
+            )
     finally:
         for df in cached:
             df.unpersist()
@@ -239,6 +251,17 @@ def _process_batch(
         rejects_by_reason={k: v for k, v in by_reason.items() if v},
     )
     return result
+
+
+def _reconcile(
+    spark: SparkSession, source: str, curated_path: str, *, read: int, accepted: int, rejected: int
+) -> None:
+    """Nothing lost: every row read was written once, to the curated data or the quarantine.
+    Otherwise the curated rows just written are removed and the run fails."""
+    if read == accepted + rejected:
+        return
+    HadoopFS(spark).delete(curated_path)
+    raise ReconciliationError(source, read, accepted, rejected)
 
 
 def _register_partitions(

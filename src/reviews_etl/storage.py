@@ -93,6 +93,11 @@ class HadoopFS:
         finally:
             stream.close()
 
+    def delete(self, path: str) -> None:
+        """Remove a file or a folder with everything in it (nothing when it does not exist)."""
+        fs, jpath = self._resolve(path)
+        fs.delete(jpath, True)
+
     def write_text(self, path: str, text: str) -> None:
         """Write a whole small file, replacing any earlier one."""
         fs, jpath = self._resolve(path)
