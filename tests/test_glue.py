@@ -68,6 +68,28 @@ def test_source_path_may_list_several_objects() -> None:
         resolve_job_args([*BASE[:4], "[oops", *BASE[5:]], _fallback_resolver)
 
 
+def test_source_manifest_names_the_sources_in_order(tmp_path) -> None:
+    manifest = tmp_path / "batch.json"
+    manifest.write_text(json.dumps({"sources": ["s3://b/z.csv", "s3://b/a b.csv"]}))
+    argv = [*BASE[:3], "--source_manifest", str(manifest), *BASE[5:]]
+    assert resolve_job_args(argv, _fallback_resolver).sources == ["s3://b/z.csv", "s3://b/a b.csv"]
+    both = [*BASE, "--source_manifest", str(manifest)]
+    with pytest.raises(ConfigError, match="exactly one of --source_path URI or --source_manifest"):
+        resolve_job_args(both, _fallback_resolver)
+    with pytest.raises(ConfigError, match="exactly one"):
+        resolve_job_args([*BASE[:3], *BASE[5:]], _fallback_resolver)
+    for bad, problem in (
+        ('{"sources": []}', "at least 1 item"),
+        ('["s3://b/a.csv"]', "not a"),
+        ('{"sources": ["s3://b/a.csv"], "extra": 1}', "extra"),
+    ):
+        manifest.write_text(bad)
+        with pytest.raises(ConfigError, match=problem):
+            resolve_job_args(argv, _fallback_resolver)
+    with pytest.raises(ConfigError, match="cannot read it"):
+        resolve_job_args([*BASE[:3], "--source_manifest", str(tmp_path / "gone.json"), *BASE[5:]])
+
+
 def outputs(spark, root) -> dict[str, list[tuple[object, ...]]]:
     names = [
         "processed-data",

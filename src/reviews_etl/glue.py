@@ -22,11 +22,14 @@ from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import RunResult
 from reviews_etl.pipeline import run_pipeline
 from reviews_etl.session import apply_pipeline_settings, build_spark_session
+from reviews_etl.sources import read_source_manifest
 
-REQUIRED_ARGS = ("JOB_NAME", "source_path", "output_path")
+REQUIRED_ARGS = ("JOB_NAME", "output_path")
+# Exactly one of these names the run's sources.
+SOURCE_ARGS = ("source_path", "source_manifest")
 # getResolvedOptions treats every requested option as mandatory, so these are requested
 # only when the job run was given them.
-OPTIONAL_ARGS = ("top_n", "max_reject_ratio", "run_id", "catalog_database")
+OPTIONAL_ARGS = (*SOURCE_ARGS, "top_n", "max_reject_ratio", "run_id", "catalog_database")
 # Glue adds this to every run and getResolvedOptions always returns it (reserved: never ask).
 GLUE_RUN_ID = "JOB_RUN_ID"
 
@@ -98,8 +101,18 @@ def _glue_resolver() -> Resolver:
     return resolve
 
 
-def _sources(value: str) -> list[str]:
-    """One ``s3://`` path, or a JSON array of paths for several batches in one run."""
+def _sources(values: dict[str, str]) -> list[str]:
+    """``--source_path``: one ``s3://`` path, or a JSON array of paths; ``--source_manifest``:
+    the URI of a ``{"sources": [...]}`` object (what the trigger writes for a batch)."""
+    given = [name for name in SOURCE_ARGS if values.get(name)]
+    if len(given) != 1:
+        raise ConfigError(
+            "give exactly one of --source_path URI or --source_manifest URI"
+            + (f" (got {' and '.join('--' + name for name in given)})" if given else "")
+        )
+    if given == ["source_manifest"]:
+        return read_source_manifest(values["source_manifest"])
+    value = values["source_path"]
     if value.lstrip().startswith("["):
         try:
             parsed = json.loads(value)
@@ -118,7 +131,7 @@ def resolve_job_args(argv: Sequence[str], resolver: Resolver | None = None) -> G
     try:
         return GlueJobArgs(
             job_name=values["JOB_NAME"],
-            sources=_sources(values["source_path"]),
+            sources=_sources(values),
             output_path=values["output_path"],
             top_n=int(values.get("top_n", DEFAULT_TOP_N)),
             max_reject_ratio=float(values.get("max_reject_ratio", DEFAULT_MAX_REJECT_RATIO)),
