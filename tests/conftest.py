@@ -14,8 +14,6 @@ CLASS_REVIEWS = DATA_DIR / "class_reviews.csv"
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
-    pyspark = pytest.importorskip("pyspark")
-    del pyspark
     from reviews_etl.session import build_spark_session
 
     session = build_spark_session(
@@ -48,3 +46,16 @@ def write_csv(tmp_path: Path):
         return str(path)
 
     return _write
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test fails the run: a missing dependency must never pass CI unnoticed."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter.write_line(
+            f"FAILED: {len(skipped)} test(s) skipped; every dependency of the suite must be "
+            "installed (make test installs them)",
+            red=True,
+        )

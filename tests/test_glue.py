@@ -10,9 +10,6 @@ import pytest
 
 from conftest import CLASS_REVIEWS, REPO_ROOT
 from reviews_etl.errors import ConfigError
-
-pytest.importorskip("pyspark")
-
 from reviews_etl.glue import _fallback_resolver, main, resolve_job_args
 
 BASE = [

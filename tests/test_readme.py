@@ -21,8 +21,6 @@ def python_blocks() -> list[str]:
 
 
 def test_readme_python_snippets_run(spark, tmp_path, monkeypatch) -> None:
-    pytest.importorskip("pyspark")
-    pytest.importorskip("chispa")
     (tmp_path / "data").symlink_to(REPO_ROOT / "data")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
