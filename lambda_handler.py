@@ -1,8 +1,9 @@
 """AWS Lambda entry point of the trigger (handler ``lambda_handler.handler``).
 
 Parses the event and delegates to :mod:`reviews_etl.trigger`; settings come from the
-environment (docs/trigger.md). Settings and the Glue client are made once per container, on
-the first invocation. No pyspark: only the standard library, boto3 and pydantic.
+environment (docs/trigger.md). Settings and the clients (Glue, and S3 for source manifests
+when ``MANIFEST_BUCKET`` is set) are made once per container, on the first invocation. No
+pyspark: only the standard library, boto3 and pydantic.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from reviews_etl.trigger import (
     glue_client,
     handle_event,
     lambda_response,
+    s3_client,
 )
 
 
@@ -25,7 +27,14 @@ def _runtime() -> tuple[TriggerSettings, GlueJobLauncher]:
     # A ConfigError is not cached: the next invocation tries again.
     settings = TriggerSettings.from_env()
     get_logger().setLevel(settings.log_level)
-    return settings, GlueJobLauncher(glue_client(settings), settings.glue_job_name)
+    launcher = GlueJobLauncher(
+        glue_client(settings),
+        settings.glue_job_name,
+        s3_client=s3_client(settings) if settings.manifest_bucket else None,
+        manifest_bucket=settings.manifest_bucket,
+        manifest_prefix=settings.manifest_prefix,
+    )
+    return settings, launcher
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

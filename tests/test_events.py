@@ -125,6 +125,48 @@ def test_sqs_batch_of_three_gives_each_object_its_own_message_id() -> None:
     assert [o.message_id for o in parsed.objects] == [r["messageId"] for r in event["Records"]]
 
 
+def test_sqs_batch_with_a_redelivered_event_keeps_every_record() -> None:
+    """S3 delivers events at least once: the same object may come in two messages. The
+    parser keeps both (each message must be answerable); the handler runs the object once."""
+    event = load_event("sqs_s3_batch_duplicate.json")
+    parsed = parse_event(event)
+
+    assert parsed.skipped == []
+    assert [(o.key, o.etag, o.message_id) for o in parsed.objects] == [
+        (
+            "landing/redelivered/reviews_a.csv",
+            "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+            "7c1f2a90-3b4d-4e5f-8a6b-7c8d9e0f1a21",
+        ),
+        (
+            "landing/redelivered/reviews_b.csv",
+            "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+            "7c1f2a90-3b4d-4e5f-8a6b-7c8d9e0f1a22",
+        ),
+        (
+            "landing/redelivered/reviews_a.csv",
+            "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+            "7c1f2a90-3b4d-4e5f-8a6b-7c8d9e0f1a23",
+        ),
+    ]
+
+
+def test_a_large_sqs_batch_keeps_the_event_order() -> None:
+    keys = [f"landing/backfill/{i:03d}.csv" for i in range(99, -1, -1)]
+    template = load_event("s3_put_encoded_keys.json")["Records"][0]
+
+    def body(key: str) -> str:
+        record = {**template, "s3": {**template["s3"], "object": {"key": key, "size": 10}}}
+        return json.dumps({"Records": [record]})
+
+    event = sqs_envelope(*(body(key) for key in keys))
+    parsed = parse_event(event)
+
+    assert parsed.skipped == []
+    assert [o.key for o in parsed.objects] == keys
+    assert [o.message_id for o in parsed.objects] == [f"m-{i}" for i in range(100)]
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -1,4 +1,5 @@
-"""The thin Lambda entry point at the repository root, end to end against moto's Glue."""
+"""The thin Lambda entry point at the repository root, end to end against moto's Glue and S3:
+one Glue run per invocation, a source manifest for a batch of several objects."""
 
 from __future__ import annotations
 
@@ -23,17 +24,21 @@ from moto.moto_api import state_manager
 
 from reviews_etl.errors import ConfigError, JobStartError
 from reviews_etl.logs import get_logger
+from reviews_etl.sources import read_source_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
+MANIFESTS = "reviews-scratch"
 TRIGGER_VARIABLES = (
     "GLUE_JOB_NAME",
     "LANDING_BUCKET",
     "LANDING_PREFIX",
     "ALLOWED_SUFFIXES",
     "OUTPUT_PATH",
+    "MANIFEST_BUCKET",
+    "MANIFEST_PREFIX",
     "MAX_START_ATTEMPTS",
     "RETRY_BASE_DELAY_SECONDS",
     "RETRY_MAX_DELAY_SECONDS",
@@ -110,6 +115,7 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "LANDING_BUCKET": "reviews-landing",
         "LANDING_PREFIX": "landing/",
         "OUTPUT_PATH": "s3://reviews-processed",
+        "MANIFEST_BUCKET": MANIFESTS,
         "MAX_START_ATTEMPTS": "3",
         "RETRY_BASE_DELAY_SECONDS": "0",
         "RETRY_MAX_DELAY_SECONDS": "0",
@@ -140,12 +146,47 @@ def create_job(client: Any, name: str = JOB, max_concurrent_runs: int = 10) -> N
     )
 
 
+def create_manifest_bucket() -> Any:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=MANIFESTS)
+    return s3
+
+
 @pytest.fixture
 def glue(lambda_env: None) -> Iterator[Any]:
+    """moto's Glue with the job, and moto's S3 with the manifest bucket."""
     with mock_aws():
         client = boto3.client("glue", region_name=REGION)
         create_job(client)
+        create_manifest_bucket()
         yield client
+
+
+def manifests() -> list[str]:
+    """The manifest objects in moto's S3, by key."""
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=MANIFESTS)
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def run_sources(run: dict[str, Any]) -> list[str]:
+    """The sources a job run was given, whichever argument names them."""
+    arguments = run["Arguments"]
+    if "--source_manifest" in arguments:
+        return read_source_manifest(arguments["--source_manifest"])
+    value = arguments["--source_path"]
+    return json.loads(value) if value.startswith("[") else [value]
+
+
+def sqs_batch(keys: list[str]) -> dict[str, Any]:
+    """An SQS event of one message per key (URL-encoded as S3 sends it), built from the
+    canonical single-message event."""
+    template = load_event("sqs_s3_notification.json")["Records"][0]
+    records = []
+    for index, key in enumerate(keys):
+        body = json.loads(template["body"])
+        body["Records"][0]["s3"]["object"]["key"] = key
+        records.append({**template, "messageId": f"msg-{index:02d}", "body": json.dumps(body)})
+    return {"Records": records}
 
 
 @pytest.fixture
@@ -166,7 +207,8 @@ def count_attempts(handler_module: ModuleType) -> Callable[[], list[str]]:
 
     def record(request: Any, **_: Any) -> None:
         body = request.body.decode() if isinstance(request.body, bytes) else request.body
-        attempts.append(json.loads(body)["Arguments"]["--source_path"])
+        arguments = json.loads(body)["Arguments"]
+        attempts.append(arguments.get("--source_manifest") or arguments["--source_path"])
 
     launcher.glue.meta.events.register("before-send.glue.StartJobRun", record)
     return lambda: attempts
@@ -188,34 +230,134 @@ def test_handler_starts_glue_runs(
     run = glue.get_job_run(JobName=JOB, RunId=started["run_id"])["JobRun"]
     assert run["Arguments"] == {"--source_path": source, "--output_path": "s3://reviews-processed"}
     assert json.loads(json.dumps(result)) == result  # a JSON-serialisable Lambda result
-    assert logged_events(caplog) == ["trigger.started", "trigger.summary"]
+    assert logged_events(caplog) == ["trigger.accepted", "trigger.started", "trigger.summary"]
+    assert manifests() == []  # one object: no manifest
 
 
-def test_handler_handles_sqs_and_eventbridge_and_test_events(
-    glue: Any, handler_module: ModuleType
+@pytest.mark.parametrize(
+    ("event_file", "sources"),
+    [
+        ("s3_put_encoded_keys.json", ["landing/May 2024/reviews + extra café ☕.csv"]),
+        ("sqs_s3_notification.json", ["landing/May 2024/reviews + extra café ☕.csv"]),
+        ("eventbridge_object_created.json", ["landing/eventbridge drop/café reviews.csv"]),
+        (
+            "s3_put_multiple_records.json",
+            ["landing/reviews_2024-05-01.csv", "landing/REVIEWS_2024-05-02.CSV"],
+        ),
+        (
+            "sqs_s3_batch_three.json",
+            [f"landing/batch/reviews_{x}.csv" for x in "abc"],
+        ),
+        (
+            "sqs_s3_batch_duplicate.json",
+            [f"landing/redelivered/reviews_{x}.csv" for x in "ab"],
+        ),
+    ],
+)
+def test_every_event_shape_starts_exactly_one_run(
+    glue: Any, handler_module: ModuleType, event_file: str, sources: list[str]
 ) -> None:
+    result = handler_module.handler(load_event(event_file), FakeLambdaContext())
+
+    paths = [f"s3://reviews-landing/{key}" for key in sources]
+    [run] = glue.get_job_runs(JobName=JOB)["JobRuns"]
+    assert [s["source_path"] for s in result["started"]] == paths
+    assert {s["run_id"] for s in result["started"]} == {run["Id"]}
+    assert result["batchItemFailures"] == []
+    assert run_sources(run) == paths
+    assert run["Arguments"]["--output_path"] == "s3://reviews-processed"
+    if len(paths) == 1:  # a batch of one: --source_path, as before batching
+        assert run["Arguments"] == {
+            "--source_path": paths[0],
+            "--output_path": "s3://reviews-processed",
+        }
+        assert manifests() == []
+    else:
+        uri = run["Arguments"]["--source_manifest"]
+        assert "--source_path" not in run["Arguments"]
+        assert uri.startswith(f"s3://{MANIFESTS}/_manifests/")
+        assert manifests() == [uri.removeprefix(f"s3://{MANIFESTS}/")]
+
+
+def test_events_without_objects_start_nothing(glue: Any, handler_module: ModuleType) -> None:
     context = FakeLambdaContext()
     results = [
         handler_module.handler(load_event(name), context)
-        for name in (
-            "sqs_s3_notification.json",
-            "sqs_s3_test_event.json",
-            "eventbridge_object_created.json",
-            "s3_object_removed.json",
-            "sqs_s3_batch_three.json",
-        )
+        for name in ("sqs_s3_test_event.json", "s3_test_event.json", "s3_object_removed.json")
     ]
 
-    assert [len(r["started"]) for r in results] == [1, 0, 1, 0, 3]
+    assert [r["started"] for r in results] == [[], [], []]
     assert [[s["reason"] for s in r["skipped"]] for r in results] == [
-        [],
         ["test_event"],
-        [],
+        ["test_event"],
         ["not_object_created"],
-        [],
     ]
-    assert [r["batchItemFailures"] for r in results] == [[]] * 5
-    assert len(glue.get_job_runs(JobName=JOB)["JobRuns"]) == 5
+    assert [r["batchItemFailures"] for r in results] == [[]] * 3
+    assert glue.get_job_runs(JobName=JOB)["JobRuns"] == []
+
+
+def test_a_batch_of_25_messages_starts_one_run_with_a_manifest_in_event_order(
+    glue: Any, handler_module: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="reviews_etl")
+    # Not in name order: the manifest keeps the event's order.
+    keys = [f"landing/backfill/2024-05-{day:02d}+part.csv" for day in range(25, 0, -1)]
+    event = sqs_batch(keys)
+
+    result = handler_module.handler(event, FakeLambdaContext())
+
+    paths = [
+        f"s3://reviews-landing/landing/backfill/2024-05-{d:02d} part.csv" for d in range(25, 0, -1)
+    ]
+    [run] = glue.get_job_runs(JobName=JOB)["JobRuns"]
+    assert read_source_manifest(run["Arguments"]["--source_manifest"]) == paths
+    assert [s["source_path"] for s in result["started"]] == paths
+    assert {s["run_id"] for s in result["started"]} == {run["Id"]}
+    assert result["batchItemFailures"] == []
+    assert len(manifests()) == 1
+    events = logged_events(caplog)
+    assert (events.count("trigger.started"), events.count("trigger.manifest")) == (1, 1)
+
+    # SQS delivers the batch again (say the function timed out after the start): the same
+    # manifest object is written again, not a new one.
+    handler_module.handler(event, FakeLambdaContext())
+    runs = glue.get_job_runs(JobName=JOB)["JobRuns"]
+    assert len(runs) == 2
+    assert len({r["Arguments"]["--source_manifest"] for r in runs}) == 1
+    assert len(manifests()) == 1
+
+
+def test_a_batch_with_repeated_keys_lists_each_source_once_first_occurrence_kept(
+    glue: Any, handler_module: ModuleType
+) -> None:
+    keys = [f"landing/backfill/{i:02d}.csv" for i in range(25)]
+    keys[10] = keys[3]  # S3 delivered the event for 03.csv twice
+    keys[20] = keys[24]  # ... and 24.csv's before its first delivery's place
+    event = sqs_batch(keys)
+
+    result = handler_module.handler(event, FakeLambdaContext())
+
+    expected = [f"s3://reviews-landing/{k}" for k in dict.fromkeys(keys)]
+    assert len(expected) == 23
+    assert expected.index("s3://reviews-landing/landing/backfill/24.csv") == 19  # at keys[20]
+    [run] = glue.get_job_runs(JobName=JOB)["JobRuns"]
+    assert read_source_manifest(run["Arguments"]["--source_manifest"]) == expected
+    assert [s["source_path"] for s in result["started"]] == expected
+    assert result["batchItemFailures"] == []
+
+
+def test_without_manifest_bucket_a_batch_is_a_json_array_in_source_path(
+    glue: Any, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MANIFEST_BUCKET")
+
+    result = handler_module.handler(load_event("sqs_s3_batch_three.json"), FakeLambdaContext())
+
+    [run] = glue.get_job_runs(JobName=JOB)["JobRuns"]
+    assert json.loads(run["Arguments"]["--source_path"]) == BATCH_SOURCES
+    assert "--source_manifest" not in run["Arguments"]
+    assert len(result["started"]) == 3
+    assert manifests() == []
 
 
 def test_client_and_settings_are_created_once_per_container(
@@ -234,8 +376,19 @@ def test_client_and_settings_are_created_once_per_container(
     monkeypatch.setenv("GLUE_JOB_NAME", "changed-after-the-first-call")
     handler_module.handler(load_event("s3_put_encoded_keys.json"), FakeLambdaContext())
 
-    assert created == ["glue"]
+    assert created == ["glue", "s3"]
     assert len(glue.get_job_runs(JobName=JOB)["JobRuns"]) == 4
+
+
+def test_no_s3_client_without_manifest_bucket(
+    lambda_env: None, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MANIFEST_BUCKET")
+
+    settings, launcher = handler_module._runtime()
+
+    assert settings.manifest_bucket is None
+    assert (launcher.s3, launcher.manifest_bucket) == (None, None)
 
 
 def test_container_client_follows_the_settings(
@@ -246,6 +399,9 @@ def test_container_client_follows_the_settings(
     assert (settings.glue_job_name, launcher.job_name) == (JOB, JOB)
     assert launcher.glue.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert launcher.glue.meta.region_name == REGION
+    assert (launcher.manifest_bucket, launcher.manifest_prefix) == (MANIFESTS, "_manifests/")
+    assert launcher.s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert launcher.s3.meta.region_name == REGION
 
 
 def test_log_level_comes_from_the_environment(
@@ -277,6 +433,7 @@ def test_missing_job_with_sqs_reports_every_message(
     event = load_event("sqs_s3_batch_three.json")
 
     with mock_aws():
+        create_manifest_bucket()
         result = handler_module.handler(event, FakeLambdaContext())
 
     assert result["started"] == []
@@ -287,7 +444,7 @@ def test_missing_job_with_sqs_reports_every_message(
     ]
 
 
-def test_sqs_batch_reports_the_message_glue_refused(
+def test_a_refused_start_reports_every_message_of_the_batch(
     lambda_env: None,
     handler_module: ModuleType,
     runs_keep_running: None,
@@ -298,31 +455,57 @@ def test_sqs_batch_reports_the_message_glue_refused(
     event = load_event("sqs_s3_batch_three.json")
     with mock_aws():
         glue = boto3.client("glue", region_name=REGION)
-        create_job(glue, max_concurrent_runs=2)
+        create_job(glue, max_concurrent_runs=1)
+        create_manifest_bucket()
+        busy = glue.start_job_run(JobName=JOB)["JobRunId"]  # takes the only slot
         attempts = count_attempts(handler_module)
 
         result = handler_module.handler(event, FakeLambdaContext())
 
         runs = glue.get_job_runs(JobName=JOB)["JobRuns"]
+        [manifest] = manifests()
 
-    assert [s["source_path"] for s in result["started"]] == BATCH_SOURCES[:2]
-    [failed] = result["failed"]
-    assert failed["source_path"] == BATCH_SOURCES[2]
-    assert failed["message_id"] == event["Records"][2]["messageId"]
-    assert "ConcurrentRunsExceededException" in failed["error"]
-    assert "after 3 attempt(s)" in failed["error"]
-    assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][2]["messageId"]}]
-    # one attempt each for the started runs, MAX_START_ATTEMPTS=3 for the refused one
-    assert attempts() == [BATCH_SOURCES[0], BATCH_SOURCES[1], *[BATCH_SOURCES[2]] * 3]
+    assert result["started"] == []
+    assert [f["source_path"] for f in result["failed"]] == BATCH_SOURCES
+    assert [f["message_id"] for f in result["failed"]] == [r["messageId"] for r in event["Records"]]
+    for failed in result["failed"]:
+        assert "ConcurrentRunsExceededException" in failed["error"]
+        assert "after 3 attempt(s)" in failed["error"]
+    assert result["batchItemFailures"] == [
+        {"itemIdentifier": r["messageId"]} for r in event["Records"]
+    ]
+    # one run for the batch: MAX_START_ATTEMPTS=3 calls in all, each naming the manifest
+    assert attempts() == [f"s3://{MANIFESTS}/{manifest}"] * 3
     assert sleeps.delays == [0.0, 0.0]  # RETRY_*_DELAY_SECONDS=0
-    assert sorted(r["Arguments"]["--source_path"] for r in runs) == BATCH_SOURCES[:2]
+    assert [r["Id"] for r in runs] == [busy]
     events = logged_events(caplog)
     assert events.count("trigger.retry") == 2
-    assert events.count("trigger.failed") == 1
+    assert events.count("trigger.failed") == 3
     assert events[-1] == "trigger.summary"
 
 
-def test_direct_s3_event_starts_every_object_then_fails_the_invocation(
+def test_a_manifest_that_cannot_be_written_reports_every_message(
+    lambda_env: None, handler_module: ModuleType, sleeps: RecordedSleeps
+) -> None:
+    event = load_event("sqs_s3_batch_three.json")
+    with mock_aws():  # no manifest bucket
+        glue = boto3.client("glue", region_name=REGION)
+        create_job(glue)
+
+        result = handler_module.handler(event, FakeLambdaContext())
+
+        runs = glue.get_job_runs(JobName=JOB)["JobRuns"]
+
+    assert runs == []
+    assert result["started"] == []
+    assert all("NoSuchBucket" in f["error"] for f in result["failed"])
+    assert all("writing the source manifest" in f["error"] for f in result["failed"])
+    assert result["batchItemFailures"] == [
+        {"itemIdentifier": r["messageId"]} for r in event["Records"]
+    ]
+
+
+def test_direct_s3_event_starts_one_run_then_fails_the_invocation(
     lambda_env: None,
     handler_module: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
@@ -330,9 +513,11 @@ def test_direct_s3_event_starts_every_object_then_fails_the_invocation(
     sleeps: RecordedSleeps,
 ) -> None:
     monkeypatch.setenv("ALLOWED_SUFFIXES", "csv,txt")
+    monkeypatch.delenv("MANIFEST_BUCKET")
     with mock_aws():
         glue = boto3.client("glue", region_name=REGION)
         create_job(glue, max_concurrent_runs=1)
+        busy = glue.start_job_run(JobName=JOB)["JobRunId"]
         attempts = count_attempts(handler_module)
 
         with pytest.raises(JobStartError) as info:
@@ -340,15 +525,15 @@ def test_direct_s3_event_starts_every_object_then_fails_the_invocation(
 
         runs = glue.get_job_runs(JobName=JOB)["JobRuns"]
 
-    first, second, third = (
+    sources = [
         "s3://reviews-landing/landing/reviews_2024-05-01.csv",
         "s3://reviews-landing/landing/REVIEWS_2024-05-02.CSV",
         "s3://reviews-landing/landing/notes.txt",
-    )
-    assert [r["Arguments"]["--source_path"] for r in runs] == [first]
-    assert attempts() == [first, *[second] * 3, *[third] * 3]
-    assert "2 of 3 accepted object(s) could not be started" in str(info.value)
-    assert second in str(info.value)
+    ]
+    assert [r["Id"] for r in runs] == [busy]
+    assert [json.loads(a) for a in attempts()] == [sources] * 3  # one run, 3 attempts
+    assert "3 of 3 accepted object(s) could not be started" in str(info.value)
+    assert sources[0] in str(info.value)
     assert "ConcurrentRunsExceededException" in str(info.value)
 
 

@@ -1,5 +1,5 @@
 """The trigger: landing rules, settings from the environment, the Glue launcher and its one
-retry layer (botocore), and handling events with several objects."""
+retry layer (botocore), and handling events with several objects: one run per invocation."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError
 from moto import mock_aws
 
 from reviews_etl.errors import ConfigError, JobStartError, ReviewsEtlError
+from reviews_etl.sources import manifest_key, read_source_manifest
 from reviews_etl.trigger import (
     Decision,
     FailedStart,
@@ -35,10 +36,12 @@ from reviews_etl.trigger import (
     handle_event,
     handle_objects,
     lambda_response,
+    s3_client,
 )
 from reviews_etl.trigger.launcher import (
     CONCURRENT_RUNS_EXCEEDED,
     ConcurrentRunsRetry,
+    describe_sources,
     glue_arguments,
 )
 
@@ -53,6 +56,8 @@ TRIGGER_VARIABLES = (
     "LANDING_PREFIX",
     "ALLOWED_SUFFIXES",
     "OUTPUT_PATH",
+    "MANIFEST_BUCKET",
+    "MANIFEST_PREFIX",
     "MAX_START_ATTEMPTS",
     "RETRY_BASE_DELAY_SECONDS",
     "RETRY_MAX_DELAY_SECONDS",
@@ -116,17 +121,21 @@ def ref(key: str, bucket: str = BUCKET, size: int | None = 100) -> S3ObjectRef:
 
 
 class RecordingLauncher:
-    """A JobLauncher that records its calls and returns run ids jr_1, jr_2, ...; it raises
-    ``JobStartError`` for the source paths in ``fail``."""
+    """A JobLauncher that records its calls ``(sources, arguments)`` and returns run ids jr_1,
+    jr_2, ...; it raises ``JobStartError`` for a run with one of the source paths in ``fail``
+    (or for every run with ``fail_all``)."""
 
-    def __init__(self, fail: set[str] | None = None) -> None:
-        self.calls: list[tuple[str, dict[str, str]]] = []
+    def __init__(self, fail: set[str] | None = None, fail_all: bool = False) -> None:
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
         self.fail = fail or set()
+        self.fail_all = fail_all
 
-    def start(self, source_path: str, arguments: dict[str, str]) -> str:
-        self.calls.append((source_path, arguments))
-        if source_path in self.fail:
-            raise JobStartError(JOB, source_path, CONCURRENT_RUNS_EXCEEDED, 5, "simulated")
+    def start(self, sources: list[str], arguments: dict[str, str]) -> str:
+        self.calls.append((list(sources), arguments))
+        if self.fail_all or self.fail.intersection(sources):
+            raise JobStartError(
+                JOB, describe_sources(sources), CONCURRENT_RUNS_EXCEEDED, 5, "simulated"
+            )
         return f"jr_{len(self.calls)}"
 
 
@@ -146,7 +155,10 @@ class RecordingLauncher:
         (ref("Landing/a.csv"), SkipReason.OUTSIDE_PREFIX),  # S3 keys are case-sensitive
         (ref("landing/sub/", size=0), SkipReason.FOLDER_MARKER),
         (ref("landing/notes.txt"), SkipReason.SUFFIX_NOT_ALLOWED),
-        (ref("landing/a.csv.gz"), SkipReason.SUFFIX_NOT_ALLOWED),
+        (ref("landing/a.csv.gz"), None),
+        (ref("landing/REVIEWS.CSV.GZ"), None),
+        (ref("landing/a.gz"), SkipReason.SUFFIX_NOT_ALLOWED),
+        (ref("landing/a.csv.gz.tmp"), SkipReason.SUFFIX_NOT_ALLOWED),
         (ref("landing/a.csv.tmp"), SkipReason.SUFFIX_NOT_ALLOWED),
         (ref("landing/a.csv", size=0), SkipReason.EMPTY_OBJECT),
         (ref("elsewhere/a.txt", bucket="other-bucket", size=0), SkipReason.OTHER_BUCKET),
@@ -234,8 +246,9 @@ def test_settings_defaults(env: Callable[..., None]) -> None:
     assert loaded.glue_job_name == JOB
     assert loaded.landing_bucket == BUCKET
     assert loaded.landing_prefix == ""
-    assert loaded.allowed_suffixes == (".csv",)
+    assert loaded.allowed_suffixes == (".csv", ".csv.gz")
     assert loaded.output_path is None
+    assert (loaded.manifest_bucket, loaded.manifest_prefix) == (None, "_manifests/")
     assert loaded.job_arguments() == {}
     assert (loaded.max_start_attempts, loaded.retry_base_delay, loaded.retry_max_delay) == (
         5,
@@ -251,6 +264,8 @@ def test_settings_all_variables(env: Callable[..., None], monkeypatch: pytest.Mo
         LANDING_PREFIX="landing/",
         ALLOWED_SUFFIXES=" .CSV , txt ",
         OUTPUT_PATH="s3://reviews-processed/",
+        MANIFEST_BUCKET="reviews-scratch",
+        MANIFEST_PREFIX="trigger/manifests/",
         MAX_START_ATTEMPTS="3",
         RETRY_BASE_DELAY_SECONDS="0.5",
         RETRY_MAX_DELAY_SECONDS="4",
@@ -263,6 +278,10 @@ def test_settings_all_variables(env: Callable[..., None], monkeypatch: pytest.Mo
     assert loaded.allowed_suffixes == (".csv", ".txt")
     assert loaded.output_path == "s3://reviews-processed"
     assert loaded.job_arguments() == {"output_path": "s3://reviews-processed"}
+    assert (loaded.manifest_bucket, loaded.manifest_prefix) == (
+        "reviews-scratch",
+        "trigger/manifests/",
+    )
     assert (loaded.max_start_attempts, loaded.retry_base_delay, loaded.retry_max_delay) == (
         3,
         0.5,
@@ -325,6 +344,8 @@ def test_blank_variables_count_as_unset(env: Callable[..., None], blank: str) ->
         LANDING_PREFIX=blank,
         ALLOWED_SUFFIXES=blank,
         OUTPUT_PATH=blank,
+        MANIFEST_BUCKET=blank,
+        MANIFEST_PREFIX=blank,
         MAX_START_ATTEMPTS=blank,
         RETRY_BASE_DELAY_SECONDS=blank,
         RETRY_MAX_DELAY_SECONDS=blank,
@@ -333,8 +354,9 @@ def test_blank_variables_count_as_unset(env: Callable[..., None], blank: str) ->
     loaded = TriggerSettings.from_env()
 
     assert loaded.landing_prefix == ""
-    assert loaded.allowed_suffixes == (".csv",)
+    assert loaded.allowed_suffixes == (".csv", ".csv.gz")
     assert loaded.output_path is None
+    assert (loaded.manifest_bucket, loaded.manifest_prefix) == (None, "_manifests/")
     assert (loaded.max_start_attempts, loaded.retry_base_delay, loaded.retry_max_delay) == (
         5,
         1.0,
@@ -380,6 +402,10 @@ def test_blank_required_variable_is_missing(monkeypatch: pytest.MonkeyPatch, bla
         ("OUTPUT_PATH", "reviews-processed/out", "must be a URI"),
         ("OUTPUT_PATH", "s3:/reviews-processed", "must be a URI"),
         ("OUTPUT_PATH", "s3:///", "must be a URI"),
+        ("MANIFEST_BUCKET", "s3://reviews-scratch", "bare bucket name"),
+        ("MANIFEST_BUCKET", "Reviews_Scratch", "not a valid S3 bucket name"),
+        ("MANIFEST_PREFIX", "/_manifests/", "must not start with '/'"),
+        ("MANIFEST_PREFIX", "_manifests", "must end with '/'"),
         ("MAX_START_ATTEMPTS", "zero", "valid integer"),
         ("MAX_START_ATTEMPTS", "2.5", "valid integer"),
         ("MAX_START_ATTEMPTS", "0", "greater than or equal to 1"),
@@ -425,6 +451,38 @@ def test_base_delay_above_max_delay_is_refused(env: Callable[..., None]) -> None
         "invalid trigger settings: RETRY_BASE_DELAY_SECONDS (10.0) must not exceed "
         "RETRY_MAX_DELAY_SECONDS (2.0)"
     )
+
+
+def test_manifests_may_lie_in_the_landing_bucket() -> None:
+    # a blank prefix counts as unset, like every variable: the default folder
+    assert settings(manifest_bucket=BUCKET, manifest_prefix=" ").manifest_prefix == "_manifests/"
+    # inside the landing prefix is fine while '.json' is not an allowed suffix
+    inside = settings(manifest_bucket=BUCKET, manifest_prefix="landing/_manifests/")
+    assert inside.manifest_bucket == BUCKET
+    assert decide(ref("landing/_manifests/0123.json"), inside.rules).reason == (
+        SkipReason.SUFFIX_NOT_ALLOWED
+    )
+
+
+def test_manifests_that_the_landing_rules_would_accept_are_refused(
+    env: Callable[..., None],
+) -> None:
+    env(
+        LANDING_PREFIX="landing/",
+        ALLOWED_SUFFIXES="csv,json",
+        MANIFEST_BUCKET=BUCKET,
+        MANIFEST_PREFIX="landing/_manifests/",
+    )
+    with pytest.raises(ConfigError, match="manifests would start runs"):
+        TriggerSettings.from_env()
+
+    env(
+        LANDING_PREFIX="landing/",
+        ALLOWED_SUFFIXES="csv,json",
+        MANIFEST_BUCKET="reviews-scratch",
+        MANIFEST_PREFIX="landing/_manifests/",
+    )
+    assert TriggerSettings.from_env().manifest_bucket == "reviews-scratch"
 
 
 def test_equal_delays_and_the_range_ends_are_accepted(env: Callable[..., None]) -> None:
@@ -526,7 +584,7 @@ def fake_client(
 
 
 def start(client: Any, source: str = "s3://reviews-landing/landing/a.csv") -> str:
-    return GlueJobLauncher(client, JOB).start(source, {"output_path": "s3://out"})
+    return GlueJobLauncher(client, JOB).start([source], {"output_path": "s3://out"})
 
 
 def test_glue_client_uses_standard_retries_with_the_attempt_budget() -> None:
@@ -737,9 +795,11 @@ def test_start_job_run_calls_per_object_never_exceed_max_start_attempts(
     assert len(sleeps.delays) == max_attempts - 1
 
 
-def test_each_object_of_an_event_gets_its_own_budget_and_all_are_tried(
+def test_one_start_per_invocation_costs_max_start_attempts_calls_at_most(
     sleeps: RecordedSleeps,
 ) -> None:
+    """Before batching, each object of an event had its own budget (3 objects x 3 calls);
+    now the event's objects share one run, and so one budget."""
     client, fake = fake_client([CONCURRENT], max_start_attempts=3)
     event = load_event("s3_put_multiple_records.json")
 
@@ -753,17 +813,24 @@ def test_each_object_of_an_event_gets_its_own_budget_and_all_are_tried(
         "landing/REVIEWS_2024-05-02.CSV",
         "landing/notes.txt",
     ]
-    assert fake.calls == 3 * 3  # three objects, MAX_START_ATTEMPTS each, nothing stacked
-    sources = [r["Arguments"]["--source_path"] for r in fake.requests]
-    assert sources == [f.source_path for f in summary.failed for _ in range(3)]
+    assert fake.calls == 3  # one run for the three objects, MAX_START_ATTEMPTS calls
+    assert len(sleeps.delays) == 2
+    # no manifest bucket: the batch travels as a JSON array in --source_path
+    for request in fake.requests:
+        assert json.loads(request["Arguments"]["--source_path"]) == [
+            f.source_path for f in summary.failed
+        ]
     assert all("after 3 attempt(s)" in f.error for f in summary.failed)
+    assert all(
+        "3 sources (s3://reviews-landing/landing/reviews_2024" in f.error for f in summary.failed
+    )
 
 
 def test_bad_argument_name_fails_before_any_call(sleeps: RecordedSleeps) -> None:
     client, fake = fake_client([success()])
 
     with pytest.raises(ValueError, match="argument name"):
-        GlueJobLauncher(client, JOB).start("s3://b/k.csv", {"bad name": "x"})
+        GlueJobLauncher(client, JOB).start(["s3://b/k.csv"], {"bad name": "x"})
     assert fake.calls == 0
 
 
@@ -773,10 +840,17 @@ def test_glue_arguments_spelling() -> None:
         "--top_n": "3",
         "--source_path": "s3://b/k.csv",
     }
-    # --source_path is always the object's, even when given among the arguments
+    # the sources are always the launcher's, even when given among the arguments
     assert glue_arguments("s3://b/k.csv", {"source_path": "s3://elsewhere"}) == {
         "--source_path": "s3://b/k.csv"
     }
+    assert glue_arguments(
+        "s3://m/_manifests/x.json",
+        {"--source_path": "s3://elsewhere", "source_manifest": "s3://other.json", "top_n": "3"},
+        source_argument="source_manifest",
+    ) == {"--top_n": "3", "--source_manifest": "s3://m/_manifests/x.json"}
+    with pytest.raises(ValueError, match="source argument"):
+        glue_arguments("s3://b/k.csv", {}, source_argument="output_path")
 
 
 # --- ConcurrentRunsRetry on its own -------------------------------------------------------
@@ -843,11 +917,33 @@ def moto_glue() -> Iterator[Any]:
         yield glue
 
 
+MANIFESTS = "reviews-scratch"
+
+
+@pytest.fixture
+def moto_s3(moto_glue: Any) -> Any:
+    """moto's S3 (in the same mock as ``moto_glue``) with the manifest bucket."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=MANIFESTS)
+    return s3
+
+
+def manifest_launcher(**overrides: Any) -> GlueJobLauncher:
+    config = settings(manifest_bucket=MANIFESTS, **overrides)
+    return GlueJobLauncher(
+        glue_client(config),
+        JOB,
+        s3_client=s3_client(config),
+        manifest_bucket=config.manifest_bucket,
+        manifest_prefix=config.manifest_prefix,
+    )
+
+
 def test_glue_launcher_starts_a_run_with_the_source_path(moto_glue: Any) -> None:
     launcher = GlueJobLauncher(glue_client(settings()), JOB)
     source = "s3://reviews-landing/landing/May 2024/reviews + extra café.csv"
 
-    run_id = launcher.start(source, {"output_path": "s3://reviews-processed"})
+    run_id = launcher.start([source], {"output_path": "s3://reviews-processed"})
 
     run = moto_glue.get_job_run(JobName=JOB, RunId=run_id)["JobRun"]
     assert run["Arguments"] == {
@@ -857,30 +953,91 @@ def test_glue_launcher_starts_a_run_with_the_source_path(moto_glue: Any) -> None
     assert [r["Id"] for r in moto_glue.get_job_runs(JobName=JOB)["JobRuns"]] == [run_id]
 
 
-def test_handle_event_starts_one_run_per_accepted_object_with_moto(moto_glue: Any) -> None:
+def test_handle_event_starts_one_run_for_the_accepted_objects_with_moto(moto_glue: Any) -> None:
     config = settings()
     launcher = GlueJobLauncher(glue_client(config), config.glue_job_name)
 
     summary = handle_event(load_event("s3_put_multiple_records.json"), config, launcher)
 
-    assert [s.source_path for s in summary.started] == [
+    sources = [
         "s3://reviews-landing/landing/reviews_2024-05-01.csv",
         "s3://reviews-landing/landing/REVIEWS_2024-05-02.CSV",
     ]
+    assert [s.source_path for s in summary.started] == sources
     assert [s.reason for s in summary.skipped] == [SkipReason.SUFFIX_NOT_ALLOWED]
     assert summary.failed == []
+    [run] = moto_glue.get_job_runs(JobName=JOB)["JobRuns"]
+    # no MANIFEST_BUCKET: the fallback, a JSON array in --source_path
+    assert json.loads(run["Arguments"]["--source_path"]) == sources
+    assert {s.run_id for s in summary.started} == {run["Id"]}
+
+
+def test_glue_launcher_writes_a_manifest_for_several_sources(
+    moto_glue: Any, moto_s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    launcher = manifest_launcher(manifest_prefix="batches/")
+    sources = [f"s3://reviews-landing/landing/part {i} café.csv" for i in (3, 1, 2)]
+
+    run_id = launcher.start(sources, {"output_path": "s3://reviews-processed"})
+
+    run = moto_glue.get_job_run(JobName=JOB, RunId=run_id)["JobRun"]
+    uri = run["Arguments"]["--source_manifest"]
+    assert run["Arguments"] == {"--output_path": "s3://reviews-processed", "--source_manifest": uri}
+    assert uri == f"s3://{MANIFESTS}/{manifest_key('batches/', sources)}"
+    assert read_source_manifest(uri) == sources  # in the order given
+    head = moto_s3.head_object(Bucket=MANIFESTS, Key=uri.removeprefix(f"s3://{MANIFESTS}/"))
+    assert head["ContentType"] == "application/json"
+    assert head["ServerSideEncryption"] == "AES256"
+    [line] = [line for line in json_lines(caplog) if line["event"] == "trigger.manifest"]
+    assert line == {"event": "trigger.manifest", "manifest": uri, "sources": 3}
+
+    # A redelivered batch writes the same manifest object again; another batch, another one.
+    second = launcher.start(sources, {})
+    launcher.start(sources[:2], {})
     runs = moto_glue.get_job_runs(JobName=JOB)["JobRuns"]
-    assert sorted(r["Arguments"]["--source_path"] for r in runs) == sorted(
-        s.source_path for s in summary.started
-    )
-    assert {r["Id"] for r in runs} == {s.run_id for s in summary.started}
+    manifests = {r["Id"]: r["Arguments"]["--source_manifest"] for r in runs}
+    assert manifests[second] == uri
+    assert len(set(manifests.values())) == 2
+    listed = moto_s3.list_objects_v2(Bucket=MANIFESTS, Prefix="batches/")["Contents"]
+    assert len(listed) == 2
+
+
+def test_glue_launcher_passes_one_source_as_source_path_even_with_a_manifest_bucket(
+    moto_glue: Any, moto_s3: Any
+) -> None:
+    run_id = manifest_launcher().start(["s3://reviews-landing/landing/a.csv"], {})
+
+    run = moto_glue.get_job_run(JobName=JOB, RunId=run_id)["JobRun"]
+    assert run["Arguments"] == {"--source_path": "s3://reviews-landing/landing/a.csv"}
+    assert "Contents" not in moto_s3.list_objects_v2(Bucket=MANIFESTS)
+
+
+def test_a_manifest_that_cannot_be_written_fails_the_start(moto_glue: Any) -> None:
+    launcher = manifest_launcher()  # moto_s3 not used: the bucket does not exist
+    sources = ["s3://reviews-landing/landing/a.csv", "s3://reviews-landing/landing/b.csv"]
+
+    with pytest.raises(JobStartError) as info:
+        launcher.start(sources, {})
+
+    assert info.value.error_code == "NoSuchBucket"
+    assert info.value.source_path == "2 sources (s3://reviews-landing/landing/a.csv, ...)"
+    assert f"writing the source manifest to s3://{MANIFESTS}/_manifests/" in str(info.value)
+    assert moto_glue.get_job_runs(JobName=JOB)["JobRuns"] == []
+
+
+def test_glue_launcher_needs_no_sources_and_both_manifest_parts() -> None:
+    config = settings()
+    with pytest.raises(ValueError, match="at least one source"):
+        GlueJobLauncher(glue_client(config), JOB).start([], {})
+    with pytest.raises(ValueError, match="manifest bucket needs an S3 client"):
+        GlueJobLauncher(glue_client(config), JOB, manifest_bucket=MANIFESTS)
 
 
 def test_unknown_job_is_not_retried(moto_glue: Any, sleeps: RecordedSleeps) -> None:
     launcher = GlueJobLauncher(glue_client(settings()), "no-such-job")
 
     with pytest.raises(JobStartError) as info:
-        launcher.start("s3://b/k.csv", {})
+        launcher.start(["s3://b/k.csv"], {})
 
     assert info.value.error_code == "EntityNotFoundException"
     assert info.value.attempts == 1
@@ -941,10 +1098,10 @@ def test_handle_event(event_file: str, started: list[str], reasons: list[SkipRea
     summary = handle_event(load_event(event_file), settings(), launcher)
 
     assert [s.source_path for s in summary.started] == started
-    assert [s.run_id for s in summary.started] == [f"jr_{i}" for i in range(1, len(started) + 1)]
+    assert [s.run_id for s in summary.started] == ["jr_1"] * len(started)
     assert [s.reason for s in summary.skipped] == reasons
     assert summary.failed == []
-    assert launcher.calls == [(path, {}) for path in started]
+    assert launcher.calls == ([(started, {})] if started else [])  # one run, or none
     assert lambda_response(summary)["batchItemFailures"] == []
 
 
@@ -961,23 +1118,26 @@ def test_handle_event_logs_one_line_per_decision_and_a_summary(
     lines = json_lines(caplog)
     assert [line["event"] for line in lines] == [
         "trigger.skipped",  # ObjectRemoved, found while parsing
-        "trigger.started",
-        "trigger.started",
+        "trigger.accepted",
+        "trigger.accepted",
         "trigger.skipped",  # notes.txt, by the landing rules
+        "trigger.started",  # one run for both
         "trigger.summary",
     ]
     assert lines[1] == {
-        "event": "trigger.started",
-        "run_id": "jr_1",
+        "event": "trigger.accepted",
         "source_path": "s3://reviews-landing/landing/reviews_2024-05-01.csv",
         "bucket": BUCKET,
         "key": "landing/reviews_2024-05-01.csv",
         "size": 1024,
+        "duplicate": False,
     }
     assert lines[3]["reason"] == "suffix_not_allowed"
     assert lines[3]["source_path"] == "s3://reviews-landing/landing/notes.txt"
-    assert lines[4] == {
+    assert lines[4] == {"event": "trigger.started", "run_id": "jr_1", "sources": 2}
+    assert lines[5] == {
         "event": "trigger.summary",
+        "runs": 1,
         "started": 2,
         "skipped": 2,
         "failed": 0,
@@ -1012,7 +1172,7 @@ def test_handle_objects_for_a_local_watcher(tmp_path: Path) -> None:
     summary = handle_objects(refs, local_rules, launcher, {"output_path": str(tmp_path / "out")})
 
     assert launcher.calls == [
-        (str((landing / "reviews.csv").resolve()), {"output_path": str(tmp_path / "out")})
+        ([str((landing / "reviews.csv").resolve())], {"output_path": str(tmp_path / "out")})
     ]
     assert [s.key for s in summary.started] == ["reviews.csv"]
     assert [s.reason for s in summary.skipped] == [SkipReason.SUFFIX_NOT_ALLOWED]
@@ -1034,13 +1194,14 @@ def test_local_object_failure_has_no_message_id(tmp_path: Path) -> None:
     assert (failed.source_path, failed.key, failed.message_id) == (path, "reviews.csv", None)
 
 
-# --- several objects, some failing: every object is started, failures are reported ---------
+# --- several objects: one run; a failed start fails every accepted object -----------------
 
 THREE_S3 = [
     "s3://reviews-landing/landing/reviews_2024-05-01.csv",
     "s3://reviews-landing/landing/REVIEWS_2024-05-02.CSV",
     "s3://reviews-landing/landing/notes.txt",
 ]
+THREE_KEYS = [p.removeprefix(f"s3://{BUCKET}/") for p in THREE_S3]
 BATCH = load_event("sqs_s3_batch_three.json")
 BATCH_IDS = [r["messageId"] for r in BATCH["Records"]]
 BATCH_SOURCES = [
@@ -1048,65 +1209,62 @@ BATCH_SOURCES = [
     "s3://reviews-landing/landing/batch/reviews_b.csv",
     "s3://reviews-landing/landing/batch/reviews_c.csv",
 ]
+DUPLICATE = load_event("sqs_s3_batch_duplicate.json")
+DUPLICATE_IDS = [r["messageId"] for r in DUPLICATE["Records"]]
+A, B = (f"s3://reviews-landing/landing/redelivered/reviews_{x}.csv" for x in "ab")
 
 
-def test_s3_event_failing_on_the_second_record_still_starts_the_third(
+def merged_message(*indexes: int) -> dict[str, Any]:
+    """The first message of BATCH, its body naming the objects of BATCH's messages ``indexes``."""
+    records = [json.loads(BATCH["Records"][i]["body"])["Records"][0] for i in indexes]
+    return {**BATCH["Records"][0], "body": json.dumps({"Records": records})}
+
+
+def test_a_failed_start_fails_every_accepted_object_of_the_event(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    launcher = RecordingLauncher(fail={THREE_S3[1]})
+    launcher = RecordingLauncher(fail_all=True)
     config = settings(allowed_suffixes=".csv,.txt")
 
     summary = handle_event(load_event("s3_put_multiple_records.json"), config, launcher)
 
-    assert [path for path, _ in launcher.calls] == THREE_S3
-    assert summary.started == [
-        StartedRun(
-            run_id="jr_1",
-            source_path=THREE_S3[0],
-            bucket=BUCKET,
-            key="landing/reviews_2024-05-01.csv",
-        ),
-        StartedRun(run_id="jr_3", source_path=THREE_S3[2], bucket=BUCKET, key="landing/notes.txt"),
-    ]
-    expected_error = str(JobStartError(JOB, THREE_S3[1], CONCURRENT_RUNS_EXCEEDED, 5, "simulated"))
+    assert launcher.calls == [(THREE_S3, {})]
+    assert summary.started == []
+    expected_error = str(
+        JobStartError(JOB, describe_sources(THREE_S3), CONCURRENT_RUNS_EXCEEDED, 5, "simulated")
+    )
     assert summary.failed == [
-        FailedStart(
-            source_path=THREE_S3[1],
-            bucket=BUCKET,
-            key="landing/REVIEWS_2024-05-02.CSV",
-            error=expected_error,
-            message_id=None,
-        )
+        FailedStart(source_path=path, bucket=BUCKET, key=key, error=expected_error)
+        for path, key in zip(THREE_S3, THREE_KEYS, strict=True)
     ]
     assert summary.skipped == []
     lines = json_lines(caplog)
     assert [line["event"] for line in lines] == [
-        "trigger.started",
-        "trigger.failed",
-        "trigger.started",
+        *["trigger.accepted"] * 3,
+        *["trigger.failed"] * 3,
         "trigger.summary",
     ]
-    [failed_line] = [line for line in lines if line["event"] == "trigger.failed"]
-    assert failed_line == {
+    assert lines[3] == {
         "event": "trigger.failed",
         "error": expected_error,
-        "source_path": THREE_S3[1],
+        "source_path": THREE_S3[0],
         "bucket": BUCKET,
-        "key": "landing/REVIEWS_2024-05-02.CSV",
+        "key": THREE_KEYS[0],
     }
-    [failed_record] = [r for r in caplog.records if "trigger.failed" in r.getMessage()]
-    assert failed_record.levelno == logging.ERROR
+    failed_records = [r for r in caplog.records if "trigger.failed" in r.getMessage()]
+    assert {r.levelno for r in failed_records} == {logging.ERROR}
     assert lines[-1] == {
         "event": "trigger.summary",
-        "started": 2,
+        "runs": 0,
+        "started": 0,
         "skipped": 0,
-        "failed": 1,
+        "failed": 3,
         "skip_reasons": {},
     }
 
 
 def test_direct_s3_event_with_a_failure_fails_the_invocation() -> None:
-    launcher = RecordingLauncher(fail={THREE_S3[1]})
+    launcher = RecordingLauncher(fail_all=True)
     summary = handle_event(
         load_event("s3_put_multiple_records.json"), settings(allowed_suffixes=".csv,.txt"), launcher
     )
@@ -1115,8 +1273,8 @@ def test_direct_s3_event_with_a_failure_fails_the_invocation() -> None:
         lambda_response(summary)
 
     message = str(info.value)
-    assert info.value.source_path == THREE_S3[1]
-    assert "1 of 3 accepted object(s) could not be started" in message
+    assert info.value.source_path == THREE_S3[0]
+    assert "3 of 3 accepted object(s) could not be started" in message
     assert summary.failed[0].error in message
 
 
@@ -1133,66 +1291,126 @@ def test_eventbridge_failure_fails_the_invocation() -> None:
 
 def test_non_job_start_errors_are_reported_with_their_type() -> None:
     class Broken:
-        def start(self, source_path: str, arguments: dict[str, str]) -> str:
-            raise RuntimeError(f"no route to {source_path}")
+        def start(self, sources: list[str], arguments: dict[str, str]) -> str:
+            raise RuntimeError(f"no route to {len(sources)} sources")
 
     summary = handle_event(load_event("sqs_s3_batch_three.json"), settings(), Broken())
 
-    assert [f.error for f in summary.failed] == [
-        f"RuntimeError: no route to {path}" for path in BATCH_SOURCES
-    ]
+    assert [f.error for f in summary.failed] == ["RuntimeError: no route to 3 sources"] * 3
     assert lambda_response(summary)["batchItemFailures"] == [
         {"itemIdentifier": m} for m in BATCH_IDS
     ]
 
 
-@pytest.mark.parametrize("failing", [0, 1, 2])
-def test_sqs_batch_reports_exactly_the_failed_message(
-    failing: int, caplog: pytest.LogCaptureFixture
-) -> None:
-    launcher = RecordingLauncher(fail={BATCH_SOURCES[failing]})
+def test_sqs_batch_starts_one_run_for_all_its_messages(caplog: pytest.LogCaptureFixture) -> None:
+    launcher = RecordingLauncher()
 
-    summary = handle_event(load_event("sqs_s3_batch_three.json"), settings(), launcher)
+    summary = handle_event(BATCH, settings(output_path="s3://reviews-processed"), launcher)
     response = lambda_response(summary)
 
-    assert [path for path, _ in launcher.calls] == BATCH_SOURCES
-    assert [s.source_path for s in summary.started] == [
-        p for i, p in enumerate(BATCH_SOURCES) if i != failing
+    assert launcher.calls == [(BATCH_SOURCES, {"output_path": "s3://reviews-processed"})]
+    assert summary.started == [
+        StartedRun(
+            run_id="jr_1", source_path=path, bucket=BUCKET, key=path.removeprefix(f"s3://{BUCKET}/")
+        )
+        for path in BATCH_SOURCES
     ]
-    assert [(f.source_path, f.message_id) for f in summary.failed] == [
-        (BATCH_SOURCES[failing], BATCH_IDS[failing])
-    ]
-    assert response["batchItemFailures"] == [{"itemIdentifier": BATCH_IDS[failing]}]
-    assert response["started"] == [s.model_dump(mode="json") for s in summary.started]
-    assert response["failed"] == [f.model_dump(mode="json") for f in summary.failed]
-    assert response["skipped"] == []
-    assert json.loads(json.dumps(response)) == response
-    assert [line["event"] for line in json_lines(caplog)].count("trigger.failed") == 1
+    assert response["batchItemFailures"] == []
+    assert [line["event"] for line in json_lines(caplog)].count("trigger.started") == 1
 
 
-def test_sqs_message_with_several_failed_objects_is_named_once() -> None:
-    body = json.loads(BATCH["Records"][0]["body"])
-    body["Records"].append(json.loads(BATCH["Records"][1]["body"])["Records"][0])
-    event = {"Records": [{**BATCH["Records"][0], "body": json.dumps(body)}, BATCH["Records"][2]]}
-    launcher = RecordingLauncher(fail={BATCH_SOURCES[0], BATCH_SOURCES[1]})
+def test_failed_start_reports_every_message_that_carried_an_accepted_object() -> None:
+    test_event = {**BATCH["Records"][0], "messageId": "m-test"}
+    test_event["body"] = json.dumps(load_event("s3_test_event.json"))
+    other = json.loads(BATCH["Records"][1]["body"])
+    other["Records"][0]["s3"]["object"]["key"] = "landing/batch/notes.txt"
+    skipped = {**BATCH["Records"][1], "messageId": "m-skipped", "body": json.dumps(other)}
+    event = {"Records": [BATCH["Records"][0], test_event, skipped, *BATCH["Records"][1:]]}
+    launcher = RecordingLauncher(fail={BATCH_SOURCES[2]})  # the run of all three fails
 
     summary = handle_event(event, settings(), launcher)
     response = lambda_response(summary)
 
-    assert [f.message_id for f in summary.failed] == [BATCH_IDS[0], BATCH_IDS[0]]
-    assert [s.source_path for s in summary.started] == [BATCH_SOURCES[2]]
-    assert response["batchItemFailures"] == [{"itemIdentifier": BATCH_IDS[0]}]
+    assert launcher.calls == [(BATCH_SOURCES, {})]
+    assert summary.started == []
+    assert [(f.source_path, f.message_id) for f in summary.failed] == list(
+        zip(BATCH_SOURCES, BATCH_IDS, strict=True)
+    )
+    # the test event and the skipped object's message are done: SQS may delete them
+    assert response["batchItemFailures"] == [{"itemIdentifier": m} for m in BATCH_IDS]
+    assert [s.reason for s in summary.skipped] == [
+        SkipReason.TEST_EVENT,
+        SkipReason.SUFFIX_NOT_ALLOWED,
+    ]
+    assert response["failed"] == [f.model_dump(mode="json") for f in summary.failed]
+    assert json.loads(json.dumps(response)) == response
 
 
-def test_sqs_message_with_one_of_two_objects_failing_is_retried_whole() -> None:
-    body = json.loads(BATCH["Records"][0]["body"])
-    body["Records"].append(json.loads(BATCH["Records"][1]["body"])["Records"][0])
-    event = {"Records": [{**BATCH["Records"][0], "body": json.dumps(body)}]}
+def test_sqs_message_with_several_failed_objects_is_named_once() -> None:
+    event = {"Records": [merged_message(0, 1), BATCH["Records"][2]]}
+    launcher = RecordingLauncher(fail_all=True)
 
-    summary = handle_event(event, settings(), RecordingLauncher(fail={BATCH_SOURCES[1]}))
+    summary = handle_event(event, settings(), launcher)
+    response = lambda_response(summary)
 
-    assert [s.source_path for s in summary.started] == [BATCH_SOURCES[0]]
-    assert lambda_response(summary)["batchItemFailures"] == [{"itemIdentifier": BATCH_IDS[0]}]
+    assert launcher.calls == [(BATCH_SOURCES, {})]
+    assert [f.message_id for f in summary.failed] == [BATCH_IDS[0], BATCH_IDS[0], BATCH_IDS[2]]
+    assert response["batchItemFailures"] == [
+        {"itemIdentifier": BATCH_IDS[0]},
+        {"itemIdentifier": BATCH_IDS[2]},
+    ]
+
+
+def test_duplicate_objects_are_collapsed_first_occurrence_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    launcher = RecordingLauncher()
+
+    summary = handle_event(DUPLICATE, settings(), launcher)
+
+    assert launcher.calls == [([A, B], {})]
+    assert [(s.source_path, s.run_id) for s in summary.started] == [(A, "jr_1"), (B, "jr_1")]
+    assert summary.skipped == []
+    accepted = [line for line in json_lines(caplog) if line["event"] == "trigger.accepted"]
+    assert [(line["source_path"], line["duplicate"]) for line in accepted] == [
+        (A, False),
+        (B, False),
+        (A, True),
+    ]
+    assert lambda_response(summary)["batchItemFailures"] == []
+
+
+def test_duplicates_are_collapsed_across_buckets_by_bucket_and_key() -> None:
+    refs = [
+        ref("landing/a.csv"),
+        ref("landing/a.csv", bucket="other-landing"),
+        ref("landing/b.csv"),
+        ref("landing/a.csv", size=5),  # the same key again (another version): collapsed
+    ]
+    launcher = RecordingLauncher()
+    multi = LandingRules(landing_bucket=BUCKET)  # other-landing is skipped by the rules
+
+    summary = handle_objects(refs, multi, launcher)
+
+    assert launcher.calls == [
+        (["s3://reviews-landing/landing/a.csv", "s3://reviews-landing/landing/b.csv"], {})
+    ]
+    assert [s.reason for s in summary.skipped] == [SkipReason.OTHER_BUCKET]
+
+
+def test_failed_start_of_a_batch_with_a_duplicate_reports_every_message() -> None:
+    launcher = RecordingLauncher(fail_all=True)
+
+    summary = handle_event(DUPLICATE, settings(), launcher)
+    response = lambda_response(summary)
+
+    assert launcher.calls == [([A, B], {})]
+    assert [(f.source_path, f.message_id) for f in summary.failed] == [
+        (A, DUPLICATE_IDS[0]),
+        (B, DUPLICATE_IDS[1]),
+        (A, DUPLICATE_IDS[2]),
+    ]
+    assert response["batchItemFailures"] == [{"itemIdentifier": m} for m in DUPLICATE_IDS]
 
 
 def test_lambda_response_of_an_empty_summary() -> None:

@@ -4,8 +4,9 @@
 * :mod:`.events`: Lambda events (S3, SQS-wrapped, EventBridge) -> object references;
 * :mod:`.rules`: the landing rules (bucket, prefix, suffix, folder markers, empty objects);
 * :mod:`.settings`: the Lambda's environment, read by pydantic-settings;
-* :mod:`.launcher`: starting Glue runs, with botocore's retries as the one retry layer;
-* :mod:`.handler`: event -> decisions -> starts -> summary and Lambda response.
+* :mod:`.launcher`: starting one Glue run per batch (a source manifest for several objects),
+  with botocore's retries as the one retry layer;
+* :mod:`.handler`: event -> decisions -> one start -> summary and Lambda response.
 """
 
 from reviews_etl.trigger.events import (
@@ -25,7 +26,7 @@ from reviews_etl.trigger.handler import (
     handle_objects,
     lambda_response,
 )
-from reviews_etl.trigger.launcher import GlueJobLauncher, JobLauncher, glue_client
+from reviews_etl.trigger.launcher import GlueJobLauncher, JobLauncher, glue_client, s3_client
 from reviews_etl.trigger.rules import Decision, LandingRules, decide
 from reviews_etl.trigger.settings import TriggerSettings
 
@@ -50,4 +51,5 @@ __all__ = [
     "handle_objects",
     "lambda_response",
     "parse_event",
+    "s3_client",
 ]

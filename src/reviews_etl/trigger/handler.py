@@ -1,4 +1,4 @@
-"""From an event to started runs: parse, decide per object, start, report.
+"""From an event to one started run: parse, decide per object, start once, report.
 
 :func:`handle_objects` serves any :class:`~reviews_etl.trigger.launcher.JobLauncher` (the
 Lambda's Glue launcher, the local watcher's in-process one); :func:`handle_event` adds the
@@ -60,17 +60,22 @@ def handle_objects(
     arguments: Mapping[str, str] | None = None,
     logger: logging.Logger | None = None,
 ) -> TriggerSummary:
-    """Decide for each object and start a run for each accepted one, in order.
+    """Decide for each object, then start one run for all the accepted ones.
 
-    Logs ``trigger.started``, ``trigger.skipped`` or ``trigger.failed`` per object. A start
-    that fails is recorded in ``failed`` and the next object is still started.
+    The run's sources are the accepted objects in the order given, each ``(bucket, key)``
+    once (the first occurrence is kept: S3 may deliver an event twice). No accepted object,
+    no run. Logs ``trigger.skipped`` or ``trigger.accepted`` per object, then one
+    ``trigger.started`` line (``run_id``, ``sources``) or one ``trigger.failed`` line per
+    accepted object. A start that fails fails every accepted object: ``failed`` holds one
+    entry per accepted object and SQS message, so each message that carried one can be
+    reported (:func:`lambda_response`).
     """
     log = logger or get_logger()
-    started: list[StartedRun] = []
     skipped: list[SkippedRecord] = []
-    failed: list[FailedStart] = []
+    accepted: list[ObjectRef] = []
+    first: dict[tuple[str, str], ObjectRef] = {}
     for ref in refs:
-        where = {"source_path": ref.source_path, "bucket": ref.bucket, "key": ref.key}
+        where = _where(ref)
         decision = decide(ref, rules)
         if decision.reason is not None:
             skipped.append(
@@ -87,17 +92,38 @@ def handle_objects(
                 **where,
             )
             continue
-        try:
-            run_id = launcher.start(ref.source_path, dict(arguments or {}))
-        except Exception as exc:  # reported per object; the other objects still start
-            error = str(exc) if isinstance(exc, JobStartError) else f"{type(exc).__name__}: {exc}"
+        accepted.append(ref)
+        duplicate = (ref.bucket, ref.key) in first
+        first.setdefault((ref.bucket, ref.key), ref)
+        log_event(
+            log, "trigger.accepted", logging.INFO, size=ref.size, duplicate=duplicate, **where
+        )
+    if not accepted:
+        return TriggerSummary(skipped=skipped)
+
+    unique = list(first.values())
+    sources = [ref.source_path for ref in unique]
+    try:
+        run_id = launcher.start(sources, dict(arguments or {}))
+    except Exception as exc:  # reported for every accepted object of the batch
+        error = str(exc) if isinstance(exc, JobStartError) else f"{type(exc).__name__}: {exc}"
+        failed: list[FailedStart] = []
+        reported: set[tuple[str, str, str | None]] = set()
+        for ref in accepted:
             message_id = getattr(ref, "message_id", None)
-            failed.append(FailedStart(error=error, message_id=message_id, **where))
-            log_event(log, "trigger.failed", logging.ERROR, error=error, **where)
-            continue
-        started.append(StartedRun(run_id=run_id, **where))
-        log_event(log, "trigger.started", logging.INFO, run_id=run_id, size=ref.size, **where)
-    return TriggerSummary(started=started, skipped=skipped, failed=failed)
+            if (ref.bucket, ref.key, message_id) in reported:
+                continue
+            reported.add((ref.bucket, ref.key, message_id))
+            failed.append(FailedStart(error=error, message_id=message_id, **_where(ref)))
+            log_event(log, "trigger.failed", logging.ERROR, error=error, **_where(ref))
+        return TriggerSummary(skipped=skipped, failed=failed)
+    log_event(log, "trigger.started", logging.INFO, run_id=run_id, sources=len(sources))
+    started = [StartedRun(run_id=run_id, **_where(ref)) for ref in unique]
+    return TriggerSummary(started=started, skipped=skipped)
+
+
+def _where(ref: ObjectRef) -> dict[str, str]:
+    return {"source_path": ref.source_path, "bucket": ref.bucket, "key": ref.key}
 
 
 def handle_event(
@@ -106,7 +132,8 @@ def handle_event(
     launcher: JobLauncher,
     logger: logging.Logger | None = None,
 ) -> TriggerSummary:
-    """Parse a Lambda event, decide for every object it names, start the accepted runs.
+    """Parse a Lambda event, decide for every object it names, start one run for the accepted
+    ones (see :func:`handle_objects`).
 
     Ends with one ``trigger.summary`` line. Never raises for a failed start: the summary's
     ``failed`` lists them (see :func:`lambda_response`).
@@ -120,6 +147,7 @@ def handle_event(
     log_event(
         log,
         "trigger.summary",
+        runs=len({s.run_id for s in summary.started}),
         started=len(summary.started),
         skipped=len(summary.skipped),
         failed=len(summary.failed),
@@ -130,7 +158,8 @@ def handle_event(
 
 def lambda_response(summary: TriggerSummary) -> dict[str, Any]:
     """The Lambda's return value: the summary, plus ``batchItemFailures`` naming the SQS
-    messages whose objects failed to start, so SQS delivers only those again.
+    messages whose objects failed to start (when the run could not be started: every message
+    that carried an accepted object), so SQS delivers only those again.
 
     A failed object that came with no SQS message (a direct S3 or EventBridge invocation)
     raises :class:`JobStartError`: the invocation fails and Lambda hands the event to its

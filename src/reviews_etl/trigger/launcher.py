@@ -6,6 +6,7 @@ Nothing here loops on its own.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -18,9 +19,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reviews_etl.errors import JobStartError
 from reviews_etl.logs import get_logger, log_event
+from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX, write_source_manifest
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
+    from mypy_boto3_s3 import S3Client
 
     from reviews_etl.trigger.settings import TriggerSettings
 
@@ -28,17 +31,20 @@ if TYPE_CHECKING:
 # on it waits instead, so this is rare); it is transient, but not in botocore's list.
 CONCURRENT_RUNS_EXCEEDED: Final = "ConcurrentRunsExceededException"
 _ARGUMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# The job arguments that name a run's sources (exactly one per run).
+SOURCE_ARGUMENTS: Final = ("source_path", "source_manifest")
 
 
 class JobLauncher(Protocol):
-    """Starts one job run for ``source_path`` and returns the run's id.
+    """Starts one job run that reads ``sources`` (one or more paths, in order) and returns the
+    run's id.
 
     ``arguments`` holds the other job arguments by plain name (``output_path``); each
     launcher spells them as its runtime needs (Glue: ``--output_path``). Raises
     :class:`~reviews_etl.errors.JobStartError` when the run cannot be started.
     """
 
-    def start(self, source_path: str, arguments: dict[str, str]) -> str: ...
+    def start(self, sources: list[str], arguments: dict[str, str]) -> str: ...
 
 
 class ConcurrentRunsRetry:
@@ -98,46 +104,134 @@ def glue_client(
     return client
 
 
-def glue_arguments(source_path: str, arguments: Mapping[str, str]) -> dict[str, str]:
-    """Job arguments as Glue spells them: ``--name``; ``--source_path`` last."""
+def s3_client(
+    settings: TriggerSettings, *, session: boto3.session.Session | None = None
+) -> S3Client:
+    """The S3 client that writes source manifests: botocore's standard retries with the same
+    attempt budget as ``StartJobRun`` (``MAX_START_ATTEMPTS``)."""
+    config = Config(retries={"mode": "standard", "total_max_attempts": settings.max_start_attempts})
+    return (session or boto3.session.Session()).client("s3", config=config)
+
+
+def glue_arguments(
+    source: str, arguments: Mapping[str, str], *, source_argument: str = "source_path"
+) -> dict[str, str]:
+    """Job arguments as Glue spells them: ``--name``; the run's source last, as
+    ``--source_path`` (or ``--source_manifest``). A source argument among ``arguments`` is
+    dropped: the sources are always the launcher's."""
+    if source_argument not in SOURCE_ARGUMENTS:
+        raise ValueError(f"source argument must be one of {', '.join(SOURCE_ARGUMENTS)}")
     spelled = {}
     for name, value in arguments.items():
         plain = name.removeprefix("--")
         if not _ARGUMENT_NAME.match(plain):
             raise ValueError(f"invalid job argument name {name!r}")
-        spelled[f"--{plain}"] = value
-    spelled["--source_path"] = source_path
+        if plain not in SOURCE_ARGUMENTS:
+            spelled[f"--{plain}"] = value
+    spelled[f"--{source_argument}"] = source
     return spelled
 
 
-class GlueJobLauncher:
-    """``glue.start_job_run`` once per object; retries happen inside the client
-    (:func:`glue_client`), so an error that reaches this class is final."""
+def describe_sources(sources: list[str]) -> str:
+    """``s3://b/a.csv`` for one source, ``3 sources (s3://b/a.csv, ...)`` for several."""
+    if len(sources) == 1:
+        return sources[0]
+    return f"{len(sources)} sources ({sources[0]}, ...)"
 
-    def __init__(self, glue_client: GlueClient, job_name: str) -> None:
+
+def _attempts(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+
+
+def _configured_attempts(client: Any) -> int:
+    retries: dict[str, Any] = getattr(client.meta.config, "retries", None) or {}
+    return int(retries.get("total_max_attempts", 1))
+
+
+class GlueJobLauncher:
+    """``glue.start_job_run`` once per batch of sources; retries happen inside the client
+    (:func:`glue_client`), so an error that reaches this class is final.
+
+    One source is passed as ``--source_path``. Several are written to a source manifest in
+    ``s3://<manifest_bucket>/<manifest_prefix>`` and passed as ``--source_manifest``; without
+    a manifest bucket (or S3 client) they are passed as a JSON array in ``--source_path``.
+    A manifest that cannot be written fails the start like a refused ``StartJobRun``.
+    """
+
+    def __init__(
+        self,
+        glue_client: GlueClient,
+        job_name: str,
+        *,
+        s3_client: S3Client | None = None,
+        manifest_bucket: str | None = None,
+        manifest_prefix: str = DEFAULT_MANIFEST_PREFIX,
+    ) -> None:
+        if (s3_client is None) != (manifest_bucket is None):
+            raise ValueError("a manifest bucket needs an S3 client and the other way round")
         self.glue = glue_client
         self.job_name = job_name
+        self.s3 = s3_client
+        self.manifest_bucket = manifest_bucket
+        self.manifest_prefix = manifest_prefix
         # What the client was configured with: the attempts behind a final transport error.
-        retries: dict[str, Any] = getattr(glue_client.meta.config, "retries", None) or {}
-        self.max_attempts = int(retries.get("total_max_attempts", 1))
+        self.max_attempts = _configured_attempts(glue_client)
 
-    def start(self, source_path: str, arguments: dict[str, str]) -> str:
+    def source_argument(self, sources: list[str]) -> tuple[str, str]:
+        """``(argument name, value)`` naming ``sources`` for the job; writes the manifest of a
+        batch. Raises :class:`JobStartError` when the manifest cannot be written."""
+        if not sources:
+            raise ValueError("a job run needs at least one source")
+        if len(sources) == 1:
+            return "source_path", sources[0]
+        if self.s3 is None or self.manifest_bucket is None:
+            return "source_path", json.dumps(sources, ensure_ascii=False)
         try:
-            response = self.glue.start_job_run(
-                JobName=self.job_name, Arguments=glue_arguments(source_path, arguments)
+            uri = write_source_manifest(
+                self.s3, self.manifest_bucket, self.manifest_prefix, sources
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
             raise JobStartError(
                 self.job_name,
-                source_path,
+                describe_sources(sources),
                 str(error.get("Code", "Unknown")),
-                attempts,
+                _attempts(exc),
+                f"writing the source manifest to s3://{self.manifest_bucket}/"
+                f"{self.manifest_prefix}: {error.get('Message', '')}",
+            ) from exc
+        except BotoCoreError as exc:
+            raise JobStartError(
+                self.job_name,
+                describe_sources(sources),
+                type(exc).__name__,
+                _configured_attempts(self.s3),
+                f"writing the source manifest to s3://{self.manifest_bucket}/"
+                f"{self.manifest_prefix}: {exc}",
+            ) from exc
+        log_event(get_logger(), "trigger.manifest", manifest=uri, sources=len(sources))
+        return "source_manifest", uri
+
+    def start(self, sources: list[str], arguments: dict[str, str]) -> str:
+        name, value = self.source_argument(sources)
+        job_arguments = glue_arguments(value, arguments, source_argument=name)
+        try:
+            response = self.glue.start_job_run(JobName=self.job_name, Arguments=job_arguments)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise JobStartError(
+                self.job_name,
+                describe_sources(sources),
+                str(error.get("Code", "Unknown")),
+                _attempts(exc),
                 str(error.get("Message", "")),
             ) from exc
         except BotoCoreError as exc:  # timeouts, connection errors: botocore retried them too
             raise JobStartError(
-                self.job_name, source_path, type(exc).__name__, self.max_attempts, str(exc)
+                self.job_name,
+                describe_sources(sources),
+                type(exc).__name__,
+                self.max_attempts,
+                str(exc),
             ) from exc
         return response["JobRunId"]

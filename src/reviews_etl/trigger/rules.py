@@ -8,7 +8,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from reviews_etl.trigger.events import ObjectRef, SkipReason
 
-DEFAULT_SUFFIXES = (".csv",)
+# Gzipped CSV too: Spark reads ``.csv.gz`` as CSV. Matched case-insensitively.
+DEFAULT_SUFFIXES = (".csv", ".csv.gz")
 
 
 def relative_prefix(prefix: str) -> str:

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviews_etl.errors import ConfigError
+from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX
 from reviews_etl.trigger.rules import DEFAULT_SUFFIXES, LandingPrefix, LandingRules, Suffixes
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -36,6 +37,10 @@ class TriggerSettings(BaseSettings):
     allowed_suffixes: Annotated[Suffixes, NoDecode] = Field(
         default=DEFAULT_SUFFIXES, alias="ALLOWED_SUFFIXES"
     )
+    # Where a batch of several objects gets its source manifest (--source_manifest). Unset:
+    # the batch is passed as a JSON array in --source_path instead.
+    manifest_bucket: str | None = Field(default=None, alias="MANIFEST_BUCKET")
+    manifest_prefix: str = Field(default=DEFAULT_MANIFEST_PREFIX, alias="MANIFEST_PREFIX")
     # Passed to the job as --output_path when set; otherwise the job's default applies.
     output_path: str | None = Field(default=None, alias="OUTPUT_PATH")
     # botocore's retries are the one retry layer of StartJobRun: attempts include the first.
@@ -55,9 +60,11 @@ class TriggerSettings(BaseSettings):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
-    @field_validator("landing_bucket")
+    @field_validator("landing_bucket", "manifest_bucket")
     @classmethod
-    def _s3_bucket_name(cls, bucket: str) -> str:
+    def _s3_bucket_name(cls, bucket: str | None) -> str | None:
+        if bucket is None:
+            return None
         if "://" in bucket or "/" in bucket:
             raise ValueError(f"{bucket!r} must be a bare bucket name, without s3:// or a path")
         if not _BUCKET_NAME.match(bucket):
@@ -66,6 +73,17 @@ class TriggerSettings(BaseSettings):
                 "(3-63 characters: lower-case letters, digits, dots, hyphens)"
             )
         return bucket
+
+    @field_validator("manifest_prefix")
+    @classmethod
+    def _manifest_folder(cls, prefix: str) -> str:
+        if prefix.startswith("/"):
+            raise ValueError(
+                f"{prefix!r} must not start with '/' (keys are relative: '_manifests/')"
+            )
+        if prefix and not prefix.endswith("/"):
+            raise ValueError(f"{prefix!r} must end with '/' (a folder such as '_manifests/')")
+        return prefix
 
     @field_validator("output_path")
     @classmethod
@@ -88,6 +106,22 @@ class TriggerSettings(BaseSettings):
             raise ValueError(
                 f"RETRY_BASE_DELAY_SECONDS ({self.retry_base_delay}) must not exceed "
                 f"RETRY_MAX_DELAY_SECONDS ({self.retry_max_delay})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _manifests_are_not_sources(self) -> TriggerSettings:
+        # A manifest written where the landing rules would accept it would start a run of
+        # its own, reading the manifest as a CSV file.
+        if (
+            self.manifest_bucket == self.landing_bucket
+            and self.manifest_prefix.startswith(self.landing_prefix)
+            and "manifest.json".endswith(self.allowed_suffixes)
+        ):
+            raise ValueError(
+                f"MANIFEST_PREFIX ({self.manifest_prefix!r}) lies inside LANDING_PREFIX "
+                f"({self.landing_prefix!r}) of the landing bucket and ALLOWED_SUFFIXES "
+                f"({', '.join(self.allowed_suffixes)}) accept '.json': manifests would start runs"
             )
         return self
 
