@@ -27,7 +27,16 @@ from reviews_etl.errors import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ("run", "sample", "watch", "register-partitions", "package", "deploy", "destroy")
+COMMANDS = (
+    "run",
+    "sample",
+    "watch",
+    "register-partitions",
+    "package",
+    "deploy",
+    "destroy",
+    "replay-failures",
+)
 # The table as users read it; written here, not imported from the code under test.
 EXIT_TABLE = (
     ("0", "succeeded"),

@@ -32,8 +32,17 @@ def test_readme_python_snippets_run(spark, tmp_path, monkeypatch) -> None:
 
 
 def test_every_documented_command_has_help() -> None:
-    documented = set(re.findall(r"^reviews-etl (\w+)", README, flags=re.MULTILINE))
-    assert documented == {"run", "sample", "watch", "package", "deploy", "destroy"}
+    documented = set(re.findall(r"^reviews-etl ([\w-]+)", README, flags=re.MULTILINE))
+    assert documented == {
+        "run",
+        "sample",
+        "watch",
+        "package",
+        "deploy",
+        "destroy",
+        "register-partitions",
+        "replay-failures",
+    }
     parser = build_parser()
     for command in sorted(documented):
         with pytest.raises(SystemExit) as info:

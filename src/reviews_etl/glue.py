@@ -8,6 +8,7 @@ local SparkSession, so a local run produces exactly what ``reviews-etl run`` pro
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -160,8 +161,21 @@ def _glue_context() -> tuple[Any, Any] | None:
     return context, Job(context)
 
 
+def _log_to_stdout() -> None:
+    """The library's decision lines (run_started, batch_processed, run_finished) at INFO on
+    stdout, which Glue sends to CloudWatch (/aws-glue/jobs/output): nothing else configures
+    Python logging in a Glue job."""
+    library = get_logger()
+    if not library.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        library.addHandler(handler)
+    library.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -> RunResult:
     """Run the job. ``spark`` lets tests and notebooks pass their own session."""
+    _log_to_stdout()
     args = resolve_job_args(list(sys.argv if argv is None else argv))
     config = args.pipeline_config()
     job = None
