@@ -93,9 +93,9 @@ def _glue_resolver() -> Resolver:
     def resolve(argv: Sequence[str], options: list[str]) -> dict[str, str]:
         try:
             resolved: dict[str, str] = getResolvedOptions(list(argv), options)
-        except SystemExit as exc:  # argparse inside awsglue exits on a missing option
+        except (SystemExit, Exception) as exc:  # GlueArgumentError, or argparse's exit
             raise ConfigError(
-                f"missing or invalid job arguments (need --{', --'.join(options)})"
+                f"missing or invalid job arguments (need --{', --'.join(options)}): {exc}"
             ) from exc
         return resolved
 
@@ -127,6 +127,12 @@ def _sources(values: dict[str, str]) -> list[str]:
 
 def resolve_job_args(argv: Sequence[str], resolver: Resolver | None = None) -> GlueJobArgs:
     present = {item[2:].partition("=")[0] for item in argv if item.startswith("--")}
+    if not present & set(SOURCE_ARGS):
+        missing = [f"--{name}" for name in REQUIRED_ARGS if name not in present]
+        raise ConfigError(
+            "missing job arguments: "
+            + ", ".join([*missing, "--source_path URI or --source_manifest URI"])
+        )
     options = [*REQUIRED_ARGS, *(name for name in OPTIONAL_ARGS if name in present)]
     values = (resolver or _glue_resolver())(argv, options)
     try:
