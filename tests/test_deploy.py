@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 import reviews_etl.deploy
@@ -37,6 +39,18 @@ pytestmark = pytest.mark.filterwarnings(
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
+TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
+# What glue-requirements.txt holds for the fake artifacts.
+FAKE_PINS = {
+    "annotated-types": "0.7.0",
+    "pydantic": "2.11.7",
+    "pydantic-core": "2.33.2",
+    "pydantic-settings": "2.10.1",
+    "python-dotenv": "1.1.1",
+    "typing-extensions": "4.14.1",
+    "typing-inspection": "0.4.1",
+}
+FAKE_MODULES = ",".join(f"{name}=={version}" for name, version in FAKE_PINS.items())
 
 
 @pytest.fixture(scope="module")
@@ -85,22 +99,29 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def fake_artifacts(tmp_path: Path) -> Artifacts:
     """Small stand-ins with the real names, so the deploy test stays fast."""
-    folder = tmp_path / "artifacts"
+    return _fake_artifacts(tmp_path / "artifacts")
+
+
+def _fake_artifacts(folder: Path, release: str = "") -> Artifacts:
+    """Stand-ins; a different ``release`` gives different contents (a new digest)."""
     folder.mkdir()
     wheel = folder / "reviews_etl-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("reviews_etl/__init__.py", "")
+        archive.writestr("reviews_etl/__init__.py", f"# {release}\n")
         archive.writestr("reviews_etl/py.typed", "")
     lambda_zip = folder / "reviews_etl_lambda-0.1.0.zip"
     with zipfile.ZipFile(lambda_zip, "w") as archive:
         archive.writestr("lambda_handler.py", "def handler(event, context):\n    return None\n")
     script = folder / "glue_entrypoint.py"
     script.write_text("print('glue')\n")
+    requirements = folder / "glue-requirements.txt"
+    requirements.write_text("# fake pins\n" + FAKE_MODULES.replace(",", "\n") + "\n")
     return Artifacts(
         version="0.1.0",
         wheel=Artifact.from_path("wheel", wheel),
         lambda_zip=Artifact.from_path("lambda_zip", lambda_zip),
         glue_script=Artifact.from_path("glue_script", script),
+        glue_requirements=Artifact.from_path("glue_requirements", requirements),
     )
 
 
@@ -121,6 +142,54 @@ def _clients(endpoint: str) -> tuple[Any, Any]:
 
 def _bucket_names(s3: Any) -> set[str]:
     return {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+
+
+def _stack_parameters(cfn: Any, stack_name: str) -> dict[str, str]:
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short tags (!Ref, !Sub, ...) into long form."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def _load_template(text: str) -> dict[str, Any]:
+    data = yaml.load(text, Loader=_CfnLoader)  # a SafeLoader subclass
+    assert isinstance(data, dict)
+    return data
+
+
+def _glue_job_arguments(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The Glue job's DefaultArguments, with the parameters' values put into !Sub and !Ref
+    (other references, e.g. to resources, are left as they are)."""
+
+    def render(value: Any) -> Any:
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return re.sub(
+                r"\$\{([A-Za-z0-9]+)\}",
+                lambda m: parameters.get(m.group(1), m.group(0)),
+                value["Fn::Sub"],
+            )
+        if isinstance(value, dict) and value.get("Ref") in parameters:
+            return parameters[value["Ref"]]
+        return value
+
+    arguments = template["Resources"]["GlueJob"]["Properties"]["DefaultArguments"]
+    return {key: render(value) for key, value in arguments.items()}
 
 
 # --------------------------------------------------------------------------- moto
@@ -150,6 +219,19 @@ def test_deploy_creates_the_stack_and_uploads_the_artifacts(
     assert parameters["NamePrefix"] == "rev-create"
     assert parameters["DatabaseName"] == "rev_create"
     assert parameters["ArtifactsPrefix"] == f"reviews-etl/0.1.0/{fake_artifacts.digest}"
+    assert parameters["GluePythonModules"] == FAKE_MODULES
+
+    # moto does not create AWS::Glue::Job: render its arguments from the deployed template
+    # and the stack's parameters. Glue installs the wheel and exactly the pins, no-deps.
+    deployed = _load_template(cfn.get_template(StackName="rev-create")["TemplateBody"])
+    arguments = _glue_job_arguments(deployed, parameters)
+    wheel_url = (
+        f"s3://rev-create-artifacts-{ACCOUNT}-{REGION}/{parameters['ArtifactsPrefix']}/"
+        "reviews_etl-0.1.0-py3-none-any.whl"
+    )
+    modules = arguments["--additional-python-modules"].split(",")
+    assert modules == [wheel_url, *(f"{n}=={v}" for n, v in FAKE_PINS.items())]
+    assert arguments["--python-modules-installer-option"] == "--no-deps"
 
     landing = f"rev-create-landing-{ACCOUNT}-{REGION}"
     processed = f"rev-create-processed-{ACCOUNT}-{REGION}"
@@ -181,7 +263,12 @@ def test_deploy_creates_the_stack_and_uploads_the_artifacts(
     assert "not applying the TLS-only bucket policy" in out.getvalue()
 
     # Every artifact is uploaded byte for byte under the versioned prefix.
-    assert set(result.artifact_keys) == {"wheel", "lambda_zip", "glue_script"}
+    assert set(result.artifact_keys) == {
+        "wheel",
+        "lambda_zip",
+        "glue_script",
+        "glue_requirements",
+    }
     for artifact in fake_artifacts:
         key = result.artifact_keys[artifact.kind]
         assert key == f"reviews-etl/0.1.0/{fake_artifacts.digest}/{artifact.path.name}"
@@ -271,8 +358,8 @@ def test_destroy_empties_every_bucket_and_deletes_the_stack(
 
     assert destroyed.stack_deleted is True
     assert set(destroyed.buckets_deleted) == buckets
-    # 2 versions + 1 delete marker + 4 processed objects + 3 artifacts.
-    assert destroyed.objects_deleted == 10
+    # 2 versions + 1 delete marker + 4 processed objects + 4 artifacts.
+    assert destroyed.objects_deleted == 11
     assert not buckets & _bucket_names(s3)
     with pytest.raises(botocore.exceptions.ClientError, match="does not exist"):
         cfn.describe_stacks(StackName="rev-destroy")
@@ -332,6 +419,34 @@ def test_cli_handlers_against_moto(
     )
     assert code == 0
     assert "stack rev-cli deleted" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_a_plain_redeploy_keeps_every_parameter_it_is_not_given(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    releases = iter(
+        [_fake_artifacts(tmp_path / "first", "1"), _fake_artifacts(tmp_path / "second", "2")]
+    )
+    monkeypatch.setattr(packaging, "build_artifacts", lambda out, root=None: next(releases))
+    monkeypatch.setattr(cloudformation, "wait", _fast_wait)
+    aws_args = ["--stack-name", "rev-keep", "--region", REGION, "--endpoint-url", moto_endpoint]
+    first = ["deploy", *aws_args, "--glue-version", "5.0", "--parameter", "GlueTimeoutMinutes=45"]
+    assert cli.main(first) == 0
+    _, cfn = _clients(moto_endpoint)
+    created = _stack_parameters(cfn, "rev-keep")
+    assert (created["GlueVersion"], created["GlueTimeoutMinutes"]) == ("5.0", "45")
+
+    # A new release (new artifacts prefix), deployed with neither option.
+    assert cli.main(["deploy", *aws_args]) == 0
+    stack = cfn.describe_stacks(StackName="rev-keep")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    updated = _stack_parameters(cfn, "rev-keep")
+    assert updated["ArtifactsPrefix"] != created["ArtifactsPrefix"]  # computed: always passed
+    assert updated["GlueVersion"] == "5.0"  # not back to the template's 5.1
+    assert updated["GlueTimeoutMinutes"] == "45"
+    assert updated["GluePythonModules"] == FAKE_MODULES
+    destroy("rev-keep", endpoint_url=moto_endpoint, poll_seconds=1, out=io.StringIO())
 
 
 _real_wait = cloudformation.wait
@@ -445,6 +560,15 @@ def test_cli_passes_parameters_and_options_to_deploy(monkeypatch: pytest.MonkeyP
     assert kwargs["project_root"] == "some/checkout"
 
 
+def test_cli_leaves_the_glue_version_to_the_stack_unless_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(reviews_etl.deploy, "deploy", lambda *a, **kw: calls.append(kw))
+    assert cli.main(["deploy", "--stack-name", "rev-params", "--region", REGION]) == 0
+    assert calls[0]["glue_version"] is None
+
+
 @pytest.mark.parametrize("item", ["TopN", "Bad Name=1"])
 def test_cli_refuses_malformed_parameters(
     item: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -545,6 +669,77 @@ def test_failed_create_names_the_failed_resources() -> None:
     message = str(caught.value)
     assert "ROLLBACK_COMPLETE" in message
     assert "GlueJob CREATE_FAILED: Glue version 9.9 is not supported" in message
+
+
+def test_an_update_keeps_every_parameter_not_given() -> None:
+    cfn, stubber = _stubbed_cfn()
+    stack = _stack("UPDATE_COMPLETE")
+    stack["Stacks"][0]["Parameters"] = [
+        {"ParameterKey": "ArtifactsPrefix", "ParameterValue": "old"},  # given again
+        {"ParameterKey": "GlueVersion", "ParameterValue": "5.0"},  # set by --glue-version
+        {"ParameterKey": "TopN", "ParameterValue": "7"},
+        {"ParameterKey": "LandingPrefix", "ParameterValue": ""},  # = the default: left out
+        {"ParameterKey": "Dropped", "ParameterValue": "x"},  # no longer in the template
+    ]
+    summary = {
+        "Parameters": [
+            {"ParameterKey": key, "DefaultValue": {"GlueVersion": "5.1", "TopN": "5"}.get(key, "")}
+            for key in ("ArtifactsPrefix", "GlueVersion", "TopN", "LandingPrefix", "NewOne")
+        ]
+    }
+    given: list[Any] = [{"ParameterKey": "ArtifactsPrefix", "ParameterValue": "new"}]
+    stubber.add_response("describe_stacks", stack)
+    stubber.add_response("get_template_summary", summary, {"TemplateBody": "{}"})
+    with stubber:
+        kept = cloudformation._keep_previous_values(cfn, "rev", {"TemplateBody": "{}"}, given)
+    assert kept == [
+        *given,
+        {"ParameterKey": "GlueVersion", "UsePreviousValue": True},
+        {"ParameterKey": "TopN", "UsePreviousValue": True},
+    ]
+
+
+def test_an_update_that_cannot_read_the_parameters_is_refused() -> None:
+    cfn, stubber = _stubbed_cfn()
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
+    stubber.add_client_error("get_template_summary", "AccessDenied", "not allowed")
+    with stubber, pytest.raises(DeployError, match="cannot read its current parameters"):
+        cloudformation._keep_previous_values(cfn, "rev", {"TemplateBody": "{}"}, [])
+
+
+# --------------------------------------------------------------------------- template
+
+
+def test_the_glue_job_installs_the_wheel_and_only_exact_pins() -> None:
+    template = _load_template(TEMPLATE.read_text(encoding="utf-8"))
+    arguments = template["Resources"]["GlueJob"]["Properties"]["DefaultArguments"]
+    assert arguments["--additional-python-modules"] == {
+        "Fn::Sub": "s3://${ArtifactsBucketName}/${ArtifactsPrefix}/${WheelFileName},"
+        "${GluePythonModules}"
+    }
+    assert arguments["--python-modules-installer-option"] == "--no-deps"
+    parameter = template["Parameters"]["GluePythonModules"]
+    assert "Default" not in parameter  # every deploy passes the pins it built
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch(FAKE_MODULES)
+    assert pattern.fullmatch("pydantic==2.11.7")
+    for unpinned in (
+        "pydantic~=2.6",
+        "pydantic>=2.6",
+        "pydantic",
+        "pydantic==2.11.7,pydantic-settings",
+        "pydantic==2.11.7,typing-extensions>=4",
+        "pydantic==2.11.7 ,annotated-types==0.7.0",
+        "",
+    ):
+        assert not pattern.fullmatch(unpinned), unpinned
+
+
+def test_the_template_default_glue_version_is_the_documented_one() -> None:
+    template = _load_template(TEMPLATE.read_text(encoding="utf-8"))
+    parameter = template["Parameters"]["GlueVersion"]
+    assert parameter["Default"] == reviews_etl.deploy.DEFAULT_GLUE_VERSION == "5.1"
+    assert tuple(parameter["AllowedValues"]) == reviews_etl.deploy.GLUE_VERSIONS
 
 
 def test_busy_stack_is_refused() -> None:

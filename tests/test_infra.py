@@ -6,6 +6,7 @@ tests fail (they do not skip), so CI cannot pass without running them.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -368,7 +369,7 @@ def test_glue_role_is_least_privilege(resources: dict[str, Any]) -> None:
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
     actions = _allowed_actions(role)
-    assert {a.split(":")[0] for a in actions} == {"s3", "logs"}
+    assert {a.split(":")[0] for a in actions} == {"s3", "logs", "glue"}
     landing = "${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}"
     artifacts = "${ArtifactsBucketName}/${ArtifactsPrefix}/*"
 
@@ -413,7 +414,10 @@ def test_glue_job(resources: dict[str, Any]) -> None:
     assert arguments["--enable-continuous-cloudwatch-log"] == "true"
     modules = _sub_text(arguments["--additional-python-modules"]).split(",")
     assert modules[0] == "s3://${ArtifactsBucketName}/${ArtifactsPrefix}/${WheelFileName}"
-    assert [m for m in modules if m.startswith("pydantic")] == ["pydantic~=2.6"]
+    # The wheel plus the exact pins of its dependencies (GluePythonModules), without pip
+    # resolving anything at run time.
+    assert modules[1:] == ["${GluePythonModules}"]
+    assert arguments["--python-modules-installer-option"] == "--no-deps"
     # The custom log group prefix matches the log groups the stack creates.
     prefix = _sub_text(arguments["--custom-logGroup-prefix"])
     assert _sub_text(resources["GlueErrorLogGroup"]["Properties"]["LogGroupName"]) == (
@@ -447,6 +451,52 @@ def test_trigger_function(resources: dict[str, Any]) -> None:
     assert "ReservedConcurrentExecutions" in props
     log_group = _sub_text(resources["TriggerLogGroup"]["Properties"]["LogGroupName"])
     assert log_group == "/aws/lambda/" + _sub_text(props["FunctionName"])
+
+
+def test_trigger_logs_are_json_at_one_level(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    props = resources["TriggerFunction"]["Properties"]
+    # The default log group (/aws/lambda/<function>) is TriggerLogGroup: none is named here.
+    assert props["LoggingConfig"] == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": {"Ref": "TriggerLogLevel"},
+        "SystemLogLevel": "INFO",
+    }
+    level = template["Parameters"]["TriggerLogLevel"]
+    assert (level["Default"], level["AllowedValues"]) == (
+        "INFO",
+        ["DEBUG", "INFO", "WARN", "ERROR"],
+    )
+    # LOG_LEVEL (Python's names) follows the same parameter, so Lambda never drops records
+    # the trigger's logger emits, nor the reverse.
+    assert props["Environment"]["Variables"]["LOG_LEVEL"] == {
+        "Fn::FindInMap": ["TriggerLogLevels", {"Ref": "TriggerLogLevel"}, "Python"]
+    }
+    assert template["Mappings"]["TriggerLogLevels"] == {
+        "DEBUG": {"Python": "DEBUG"},
+        "INFO": {"Python": "INFO"},
+        "WARN": {"Python": "WARNING"},
+        "ERROR": {"Python": "ERROR"},
+    }
+
+
+def test_no_reserved_concurrency_by_default(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    parameter = template["Parameters"]["TriggerReservedConcurrency"]
+    assert parameter["Default"] == 0
+    assert parameter["MinValue"] == 0
+    assert template["Conditions"]["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TriggerReservedConcurrency"}, 0]}]
+    }
+    assert resources["TriggerFunction"]["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasReservedConcurrency",
+            {"Ref": "TriggerReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
 
 
 def test_bounded_retries_and_failure_queue(resources: dict[str, Any]) -> None:
@@ -557,4 +607,178 @@ def test_outputs(template: dict[str, Any]) -> None:
         "TriggerFunctionName",
         "DatabaseName",
         "FailureQueueUrl",
+        "AlertsTopicArn",
     }
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+def test_glue_job_registers_partitions_in_the_stack_database(resources: dict[str, Any]) -> None:
+    arguments = resources["GlueJob"]["Properties"]["DefaultArguments"]
+    assert arguments["--catalog_database"] == {"Ref": "GlueDatabase"}
+    role = resources["GlueJobRole"]
+    glue_statements = [
+        s
+        for s in _policy_statements(role)
+        if any(a.startswith("glue:") for a in _as_list(s["Action"]))
+    ]
+    assert len(glue_statements) == 1
+    (statement,) = glue_statements
+    assert statement["Effect"] == "Allow"
+    assert "Condition" not in statement
+    assert sorted(_as_list(statement["Action"])) == [
+        "glue:CreatePartition",
+        "glue:GetPartition",
+        "glue:GetTable",
+        "glue:UpdatePartition",
+    ]
+    assert [_sub_text(r) for r in _as_list(statement["Resource"])] == [
+        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog",
+        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${GlueDatabase}",
+        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/reviews",
+        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
+        ":table/${GlueDatabase}/rejected_reviews",
+    ]
+    # The tables named in the ARNs are the stack's two partitioned tables.
+    partitioned = {
+        t["Properties"]["TableInput"]["Name"]
+        for t in _of_type(resources, "AWS::Glue::Table").values()
+        if t["Properties"]["TableInput"].get("PartitionKeys")
+    }
+    assert partitioned == {"reviews", "rejected_reviews"}
+
+
+# --------------------------------------------------------------------------- alerting
+
+
+def test_alert_topic_is_encrypted_with_a_rotating_key(resources: dict[str, Any]) -> None:
+    assert set(_of_type(resources, "AWS::SNS::Topic")) == {"AlertsTopic"}
+    topic = resources["AlertsTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlertsKey", "Arn"]}
+    key = resources["AlertsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = _as_list(key["KeyPolicy"]["Statement"])
+    assert all(s["Effect"] == "Allow" for s in statements)
+    by_principal = {json.dumps(s["Principal"], sort_keys=True): s for s in statements}
+    assert set(by_principal) == {
+        json.dumps({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}),
+        json.dumps({"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]}),
+    }
+    services = by_principal[
+        json.dumps({"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]})
+    ]
+    assert sorted(_as_list(services["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_only_the_rule_and_the_alarms_may_publish(resources: dict[str, Any]) -> None:
+    (policy,) = _of_type(resources, "AWS::SNS::TopicPolicy").values()
+    props = policy["Properties"]
+    assert props["Topics"] == [{"Ref": "AlertsTopic"}]
+    statements = _as_list(props["PolicyDocument"]["Statement"])
+    assert {json.dumps(s["Principal"]) for s in statements} == {
+        json.dumps({"Service": "events.amazonaws.com"}),
+        json.dumps({"Service": "cloudwatch.amazonaws.com"}),
+    }
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sns:Publish"
+        assert statement["Resource"] == {"Ref": "AlertsTopic"}
+        if statement["Principal"]["Service"] == "events.amazonaws.com":
+            assert statement["Condition"] == {
+                "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["GlueJobFailedRule", "Arn"]}}
+            }
+        else:
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnEquals": {
+                    "aws:SourceArn": [
+                        {"Fn::GetAtt": ["FailureQueueNotEmptyAlarm", "Arn"]},
+                        {"Fn::GetAtt": ["TriggerErrorsAlarm", "Arn"]},
+                    ]
+                },
+            }
+
+
+def test_alert_email_is_optional(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AlertEmail"]
+    assert parameter["Type"] == "String"
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("ops@example.com")
+    assert not pattern.fullmatch("not an address")
+    assert template["Conditions"]["HasAlertEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]
+    }
+    (logical_id,) = _of_type(resources, "AWS::SNS::Subscription")
+    subscription = resources[logical_id]
+    assert subscription["Condition"] == "HasAlertEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlertsTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlertEmail"},
+    }
+
+
+def test_failed_glue_runs_are_published(resources: dict[str, Any]) -> None:
+    (logical_id,) = _of_type(resources, "AWS::Events::Rule")
+    assert logical_id == "GlueJobFailedRule"
+    props = resources[logical_id]["Properties"]
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"] == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": [{"Ref": "GlueJob"}], "state": ["FAILED", "TIMEOUT", "ERROR"]},
+    }
+    (target,) = props["Targets"]
+    assert target["Arn"] == {"Ref": "AlertsTopic"}
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {
+        "job": "$.detail.jobName",
+        "run": "$.detail.jobRunId",
+        "state": "$.detail.state",
+        "reason": "$.detail.message",
+        "time": "$.time",
+    }
+    # Every variable of the one-line message is defined, and every defined one is used.
+    assert set(re.findall(r"<([a-z]+)>", transformer["InputTemplate"])) == set(
+        transformer["InputPathsMap"]
+    )
+    assert "\n" not in transformer["InputTemplate"]
+
+
+def _alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in _of_type(resources, "AWS::CloudWatch::Alarm").items()}
+
+
+def test_failure_queue_alarm(resources: dict[str, Any]) -> None:
+    alarm = _alarms(resources)["FailureQueueNotEmptyAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["TriggerFailureQueue", "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    assert alarm["OKActions"] == [{"Ref": "AlertsTopic"}]
+
+
+def test_trigger_errors_alarm(resources: dict[str, Any]) -> None:
+    alarms = _alarms(resources)
+    assert set(alarms) == {"FailureQueueNotEmptyAlarm", "TriggerErrorsAlarm"}
+    alarm = alarms["TriggerErrorsAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "TriggerFunction"}}]
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]

@@ -1,9 +1,11 @@
-"""reviews_etl.deploy.packaging and .wheel: the wheel, the Lambda zip and the Glue script.
+"""reviews_etl.deploy.packaging, .wheel and .pins: the wheel, the Lambda zip, the Glue
+script and the Glue pins.
 
 The fast tests check where the wheel comes from and its deterministic writing on small
-synthetic wheels and installed distributions. The slow tests build the real artifacts
-(pip downloads pydantic's manylinux wheels), install the wheel into a fresh virtualenv and
-let it package and deploy itself from an empty folder against a moto server.
+synthetic wheels and installed distributions, and the pins file. The slow tests build the
+real artifacts (pip downloads pydantic's manylinux wheels), install the wheel and the pins
+the way Glue does, install the wheel into a fresh virtualenv and let it package and deploy
+itself from an empty folder against a moto server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -28,7 +31,7 @@ import reviews_etl
 import reviews_etl.deploy
 from awsserver import fake_aws_env, moto_server
 from reviews_etl import cli
-from reviews_etl.deploy import packaging, wheel
+from reviews_etl.deploy import packaging, pins, wheel
 from reviews_etl.deploy.packaging import Artifact, Artifacts, build_artifacts
 from reviews_etl.errors import ConfigError, PackagingError
 
@@ -240,6 +243,77 @@ def test_lambda_requirements_are_the_base_dependencies_minus_the_runtime() -> No
     ]
 
 
+# --------------------------------------------------------------------------- fast: pins
+
+
+def _fake_dist_info(stage: Path, name: str, version: str) -> None:
+    folder = stage / f"{name.replace('-', '_')}-{version}.dist-info"
+    folder.mkdir(parents=True)
+    (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+def test_staged_pins_are_what_pip_installed_minus_the_runtime(tmp_path: Path) -> None:
+    for name, version in (
+        ("pydantic", "2.11.7"),
+        ("pydantic_core", "2.33.2"),
+        ("Typing_Extensions", "4.14.1"),
+        ("reviews-etl", VERSION),
+        ("boto3", "1.40.0"),
+        ("jmespath", "1.0.1"),
+    ):
+        _fake_dist_info(tmp_path, name, version)
+    (tmp_path / "pydantic").mkdir()  # packages themselves are ignored
+    assert pins.staged_pins(tmp_path) == {
+        "pydantic": "2.11.7",
+        "pydantic-core": "2.33.2",
+        "typing-extensions": "4.14.1",
+    }
+
+
+def test_pins_file_round_trip(tmp_path: Path) -> None:
+    pinned = {"typing-extensions": "4.14.1", "pydantic": "2.11.7", "pydantic-core": "2.33.2"}
+    path = pins.write_pins(tmp_path / "glue-requirements.txt", pinned, version="1.0", target="X")
+    text = path.read_text()
+    assert text.startswith("# reviews-etl 1.0: ")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert lines == ["pydantic==2.11.7", "pydantic-core==2.33.2", "typing-extensions==4.14.1"]
+    assert pins.read_pins(path) == pinned
+    assert pins.glue_python_modules(pins.read_pins(path)) == (
+        "pydantic==2.11.7,pydantic-core==2.33.2,typing-extensions==4.14.1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("pydantic~=2.6", "not an exact pin"),
+        ("pydantic>=2.6,<3", "not an exact pin"),
+        ("pydantic", "not an exact pin"),
+        ("pydantic==2.11.7; python_version < '3.12'", "not an exact pin"),
+        ("pydantic == 2.11.7", "not an exact pin"),
+        ("boto3==1.40.0", "must not be pinned"),
+        ("pyspark==3.5.6", "must not be pinned"),
+    ],
+)
+def test_only_exact_pins_are_read(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "glue-requirements.txt"
+    path.write_text(f"# header\n\npydantic-core==2.33.2\n{line}\n")
+    with pytest.raises(PackagingError, match=message):
+        pins.read_pins(path)
+
+
+def test_empty_or_duplicate_pins_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "glue-requirements.txt"
+    path.write_text("# only a header\n")
+    with pytest.raises(PackagingError, match="no pins"):
+        pins.read_pins(path)
+    path.write_text("pydantic==2.11.7\nPydantic==2.11.7\n")
+    with pytest.raises(PackagingError, match="pinned twice"):
+        pins.read_pins(path)
+    with pytest.raises(PackagingError, match="no pinned dependencies"):
+        pins.glue_python_modules({})
+
+
 def test_version_and_file_names() -> None:
     assert wheel.project_version(REPO) == VERSION
     assert wheel.wheel_file_name(VERSION) == f"reviews_etl-{VERSION}-py3-none-any.whl"
@@ -289,6 +363,7 @@ def test_package_command(
         ("wheel", "reviews_etl-0.1.0-py3-none-any.whl"),
         ("lambda_zip", "reviews_etl_lambda-0.1.0.zip"),
         ("glue_script", "glue_entrypoint.py"),
+        ("glue_requirements", "glue-requirements.txt"),
     ):
         path = tmp_path / name
         path.write_bytes(b"x" * 2048)
@@ -305,7 +380,7 @@ def test_package_command(
     printed = capsys.readouterr().out
     for artifact in files.values():
         assert str(artifact.path) in printed
-    assert printed.count("2.0 KiB") == 3
+    assert printed.count("2.0 KiB") == 4
 
 
 def test_package_command_refuses_a_project_root_that_is_no_checkout(
@@ -349,6 +424,8 @@ def test_artifacts_have_standard_names_and_sizes(built: Artifacts) -> None:
     assert built.wheel.path.name == f"reviews_etl-{VERSION}-py3-none-any.whl"
     assert built.lambda_zip.path.name == f"reviews_etl_lambda-{VERSION}.zip"
     assert built.glue_script.path.name == "glue_entrypoint.py"
+    assert built.glue_requirements.path.name == "glue-requirements.txt"
+    assert [a.kind for a in built] == ["wheel", "lambda_zip", "glue_script", "glue_requirements"]
     for artifact in built:
         assert artifact.path.is_file()
         assert artifact.size == artifact.path.stat().st_size > 0
@@ -404,6 +481,135 @@ def test_lambda_zip_layout(built: Artifacts) -> None:
     assert names == sorted(names)
     assert {info.date_time for info in infos} == {EPOCH}
     assert {(info.external_attr >> 16) & 0o777 for info in infos} == {0o644}
+
+
+# Every runtime dependency of the wheel, direct or transitive; none of them is Glue's own.
+EXPECTED_PINNED = {
+    "pydantic",
+    "pydantic-core",
+    "annotated-types",
+    "typing-extensions",
+    "pydantic-settings",
+    "python-dotenv",
+    "typing-inspection",
+}
+RUNTIME_OWN = {"boto3", "botocore", "s3transfer", "jmespath", "pyspark", "py4j", "reviews-etl"}
+
+
+def _zip_distributions(zip_path: Path) -> dict[str, str]:
+    """``canonical name -> version`` of every .dist-info folder in a zip, from its METADATA."""
+    found: dict[str, str] = {}
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            folder, _, file = name.partition("/")
+            if folder.endswith(".dist-info") and file == "METADATA":
+                metadata = wheel.read_metadata(archive.read(name))
+                found[wheel.canonical_name(metadata["Name"])] = metadata["Version"]
+    return found
+
+
+@pytest.mark.slow
+def test_glue_pins_are_the_lambda_zips_resolution(built: Artifacts) -> None:
+    text = built.glue_requirements.path.read_text()
+    assert text.startswith(f"# reviews-etl {VERSION}: ")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == sorted(lines, key=lambda line: line.split("==")[0])  # by name
+    for line in lines:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*==[0-9][A-Za-z0-9.+!]*", line), line
+    pinned = built.glue_pins()
+    assert set(pinned) >= EXPECTED_PINNED
+    assert not set(pinned) & RUNTIME_OWN
+    # One resolution: exactly the distributions the Lambda zip holds, at the same versions.
+    in_zip = _zip_distributions(built.lambda_zip.path)
+    assert in_zip.pop("reviews-etl") == VERSION
+    assert pinned == in_zip
+    with zipfile.ZipFile(built.lambda_zip.path) as archive:
+        folders = {name.split("/", 1)[0] for name in archive.namelist()}
+    for name in ("pydantic", "pydantic-core", "annotated-types", "typing-extensions"):
+        assert f"{name.replace('-', '_')}-{pinned[name]}.dist-info" in folders, name
+    # Every base requirement of the wheel is pinned (the runtime's boto3 aside).
+    with zipfile.ZipFile(built.wheel.path) as archive:
+        metadata = archive.read(f"{DIST_INFO}/METADATA")
+    required = {
+        wheel.canonical_name(re.split(r"[^A-Za-z0-9._-]", requirement, maxsplit=1)[0])
+        for requirement in packaging.lambda_requirements(metadata)
+    }
+    assert {"pydantic", "pydantic-settings"} <= required <= set(pinned)
+
+
+def _installed(python: Path) -> dict[str, str]:
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=True,
+        timeout=120,
+    )
+    return {wheel.canonical_name(d["name"]): d["version"] for d in json.loads(listed.stdout)}
+
+
+@pytest.mark.slow
+def test_glue_installs_the_wheel_and_exactly_the_pins(
+    built_from_checkout: Artifacts, tmp_path: Path
+) -> None:
+    """What Glue does with ``--additional-python-modules <wheel>,<pins>`` and
+    ``--python-modules-installer-option --no-deps``: one ``pip install --no-deps`` of the
+    list, on top of the runtime's own boto3 (here: a venv with this environment's boto3)."""
+    venv = tmp_path / "glue"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    boto3_version = importlib.metadata.version("boto3")
+    subprocess.run([*pip, f"boto3=={boto3_version}"], check=True, env=_clean_env(), timeout=600)
+    before = _installed(python)
+
+    pinned = built_from_checkout.glue_pins()
+    modules = f"{built_from_checkout.wheel.path},{pins.glue_python_modules(pinned)}"
+    subprocess.run(
+        [*pip, "--no-deps", *modules.split(",")], check=True, env=_clean_env(), timeout=600
+    )
+    after = _installed(python)
+    changed = {name: v for name, v in after.items() if before.get(name) != v}
+    assert changed == {**pinned, "reviews-etl": VERSION}  # nothing resolved beyond the list
+    assert after["boto3"] == before["boto3"] == boto3_version  # the runtime's own, untouched
+    checked = subprocess.run(
+        [str(python), "-m", "pip", "check"], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout  # every requirement satisfied
+    code = "import reviews_etl.config, reviews_etl.trigger, pydantic_settings; print('ok')"
+    imported = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert imported.stdout.strip() == "ok", imported.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("python_version", "platform"),
+    [
+        ("3.11", "manylinux2014_x86_64"),  # Glue 5.0 and 5.1
+        ("3.13", "manylinux2014_x86_64"),  # Glue 6.0
+        ("3.13", "manylinux2014_aarch64"),  # Glue 6.1 on Graviton workers
+    ],
+)
+def test_the_pins_have_binary_wheels_for_every_glue_python(
+    built: Artifacts, tmp_path: Path, python_version: str, platform: str
+) -> None:
+    pinned = built.glue_pins()
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+    command += ["--only-binary=:all:", "--implementation", "cp", "--python-version"]
+    command += [python_version, "--platform", platform, "--dest", str(tmp_path)]
+    command += [f"{name}=={version}" for name, version in pinned.items()]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=_clean_env(), check=False, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == len(pinned)
+    (core,) = [f for f in files if f.startswith(f"pydantic_core-{pinned['pydantic-core']}-")]
+    assert f"cp{python_version.replace('.', '')}" in core
+    assert platform.split("_", 1)[1] in core
 
 
 @pytest.mark.slow
@@ -625,7 +831,9 @@ def test_an_installed_wheel_packages_and_deploys_itself(
     wheel_path = out / f"reviews_etl-{VERSION}-py3-none-any.whl"
     zip_path = out / f"reviews_etl_lambda-{VERSION}.zip"
     script_path = out / "glue_entrypoint.py"
-    assert sorted(out.iterdir()) == sorted([wheel_path, zip_path, script_path])
+    pins_path = out / "glue-requirements.txt"
+    assert sorted(out.iterdir()) == sorted([wheel_path, zip_path, script_path, pins_path])
+    assert pins.read_pins(pins_path) == built_from_checkout.glue_pins()
     # The wheel rebuilt from the installed distribution is the one it was installed from.
     assert _sha256(wheel_path) == built_from_checkout.wheel.sha256
     assert script_path.read_bytes() == (REPO / "glue_entrypoint.py").read_bytes()
@@ -653,6 +861,13 @@ def test_an_installed_wheel_packages_and_deploys_itself(
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         assert _stack_status(cfn, stack) == "CREATE_COMPLETE"
         assert f"from installed reviews-etl {VERSION}" in deployed.stdout
+        parameters = {
+            p["ParameterKey"]: p["ParameterValue"]
+            for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+        }
+        assert parameters["GluePythonModules"] == pins.glue_python_modules(
+            pins.read_pins(pins_path)
+        )
         s3 = boto3.client(
             "s3",
             region_name="us-east-1",

@@ -23,6 +23,7 @@ from reviews_etl.config import (
     PipelineConfig,
 )
 from reviews_etl.deploy.packaging import format_size
+from reviews_etl.deploy.replay import replay_failures
 from reviews_etl.errors import (
     ConfigError,
     EnvironmentSetupError,
@@ -32,6 +33,7 @@ from reviews_etl.errors import (
 from reviews_etl.logs import get_logger
 from reviews_etl.manifest import format_summary
 from reviews_etl.sample import DEFAULT_DIRTY_SHARE, write_sample_file
+from reviews_etl.sources import read_source_manifest
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -141,7 +143,10 @@ def start_spark(master: str, driver_memory: str | None) -> SparkSession:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     config = PipelineConfig.build(
-        sources=args.sources,
+        sources=[
+            *args.sources,
+            *(read_source_manifest(args.source_manifest) if args.source_manifest else []),
+        ],
         output_root=args.output,
         top_n=args.top_n,
         max_reject_ratio=args.max_reject_ratio,
@@ -178,6 +183,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
             launcher,
             suffixes=suffixes,
             settle_seconds=args.settle,
+            max_files=args.max_files,
             report=lambda line: print(line, flush=True),
         )
     except (NotADirectoryError, ValueError) as exc:
@@ -214,7 +220,7 @@ def _cmd_package(args: argparse.Namespace) -> int:
     artifacts = deploy_package.build_artifacts(args.out, args.project_root)
     print(f"built from {artifacts.source}")
     for artifact in artifacts:
-        print(f"{artifact.kind:<12} {artifact.path}  {format_size(artifact.size)}")
+        print(f"{artifact.kind:<17} {artifact.path}  {format_size(artifact.size)}")
     return 0
 
 
@@ -246,6 +252,16 @@ def _cmd_destroy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay_failures(args: argparse.Namespace) -> int:
+    replay_failures(
+        args.stack_name,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        max_messages=args.max_messages,
+    )
+    return 0
+
+
 def _add_aws_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-name", required=True, metavar="NAME", help="CloudFormation stack")
     parser.add_argument("--region", default=None, help="AWS region (default: from the profile)")
@@ -271,11 +287,13 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     package = _command(
         commands,
         "package",
-        help="build the wheel, the Lambda zip and the Glue script for deployment",
+        help="build the wheel, the Lambda zip, the Glue script and the Glue pins for deployment",
         description="Build reviews_etl-<version>-py3-none-any.whl, "
-        "reviews_etl_lambda-<version>.zip and glue_entrypoint.py into DIR: from the "
-        "reviews-etl checkout holding the current folder, or else from the installed "
-        "distribution (the same wheel back). Needs pip for the Lambda's dependencies.",
+        "reviews_etl_lambda-<version>.zip, glue_entrypoint.py and glue-requirements.txt (the "
+        "exact versions of the dependencies, resolved once for the Lambda zip and Glue) into "
+        "DIR: from the reviews-etl checkout holding the current folder, or else from the "
+        "installed distribution (the same wheel back). Needs pip and the package index for "
+        "the dependencies.",
     )
     package.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_project_root(package)
@@ -294,8 +312,9 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     deploy.add_argument(
         "--glue-version",
         choices=deploy_package.GLUE_VERSIONS,
-        default=deploy_package.DEFAULT_GLUE_VERSION,
-        help=f"AWS Glue version (default {deploy_package.DEFAULT_GLUE_VERSION})",
+        default=None,
+        help=f"AWS Glue version (default: {deploy_package.DEFAULT_GLUE_VERSION} for a new "
+        "stack, the stack's current version on a re-deploy)",
     )
     deploy.add_argument(
         "--parameter",
@@ -316,6 +335,26 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     _add_aws_arguments(destroy)
     destroy.set_defaults(func=_cmd_destroy)
+
+    replay = _command(
+        commands,
+        "replay-failures",
+        help="send the events waiting in the stack's failure queue to the trigger again",
+        description="Receive the Lambda on-failure records from the stack's failure queue "
+        "(output FailureQueueUrl), invoke the trigger function asynchronously with each "
+        "record's original event and delete the record once the invoke was accepted. "
+        "Messages that are not such records stay in the queue, one line each. See "
+        "docs/operations.md.",
+    )
+    _add_aws_arguments(replay)
+    replay.add_argument(
+        "--max-messages",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="handle at most N messages (default: all)",
+    )
+    replay.set_defaults(func=_cmd_replay_failures)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,7 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Process each SOURCE as one batch, in order: clean, quarantine, write "
         "curated Parquet, then refresh the three analyses over all curated data.",
     )
-    run.add_argument("sources", nargs="+", metavar="SOURCE", help="CSV file (local path or URI)")
+    run.add_argument("sources", nargs="*", metavar="SOURCE", help="CSV file (local path or URI)")
+    run.add_argument(
+        "--source-manifest",
+        metavar="URI",
+        default=None,
+        help='a JSON object {"sources": [...]} naming the files to process, in order (what '
+        "the trigger writes for a batch); instead of, or after, SOURCE arguments",
+    )
     run.add_argument("--output", required=True, metavar="DIR", help="output root folder or URI")
     run.add_argument(
         "--top-n", type=_positive_int, default=DEFAULT_TOP_N, help="customers in the top list"
@@ -378,8 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="process each CSV that lands in a local folder, once (local stand-in for S3+Lambda)",
         description="Watch LANDING_DIR and process each complete CSV once, through the same "
-        "trigger rules as the Lambda, with local Spark in place of Glue. What was processed is "
-        "kept in DIR/_watch/state.json, so a restart does not process a file again.",
+        "trigger rules as the Lambda, with local Spark in place of Glue. The complete files "
+        "found in one poll are processed as one run (oldest first; see --max-files). What was "
+        "processed is kept in DIR/_watch/state.json, so a restart does not process a file again.",
     )
     watch.add_argument("landing_dir", metavar="LANDING_DIR")
     watch.add_argument("--output", required=True, metavar="DIR", help="output root folder")
@@ -392,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "--suffix", action="append", default=None, help="allowed suffix (repeatable; default .csv)"
+    )
+    watch.add_argument(
+        "--max-files",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="at most N files per run (default: every complete file of a poll in one run)",
     )
     watch.add_argument("--once", action="store_true", help="process what is there, then exit")
     watch.add_argument("--top-n", type=_positive_int, default=DEFAULT_TOP_N)

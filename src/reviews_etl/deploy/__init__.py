@@ -1,6 +1,7 @@
 """Packaging and deployment: runs on a developer's laptop or in CI, never imports pyspark.
 
-* :mod:`.packaging`: the three artifacts (wheel, Lambda zip, Glue script);
+* :mod:`.packaging`: the four artifacts (wheel, Lambda zip, Glue script, Glue pins);
+* :mod:`.pins`: ``glue-requirements.txt``, the exact versions the Glue job installs;
 * :mod:`.wheel`: where the wheel comes from (a checkout, or the installed distribution) and
   its deterministic writing, so an installed wheel can rebuild itself byte for byte;
 * :mod:`.stack`: ``deploy`` and ``destroy`` of the CloudFormation stack;

@@ -125,7 +125,7 @@ def tls_only_policy(bucket: str, partition: str = "aws") -> str:
 def upload_artifacts(
     s3: S3Client, bucket: str, key_prefix: str, artifacts: Artifacts
 ) -> dict[str, str]:
-    """Upload the three files under ``key_prefix``; returns kind -> key."""
+    """Upload every artifact under ``key_prefix``; returns kind -> key."""
     keys: dict[str, str] = {}
     for artifact in artifacts:
         key = f"{key_prefix}/{artifact.path.name}"

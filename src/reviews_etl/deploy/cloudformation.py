@@ -1,5 +1,5 @@
 """CloudFormation operations of ``deploy`` and ``destroy``: create or update a stack keeping
-the parameters a deploy does not give, wait, and explain a failure. No pyspark."""
+every parameter a deploy does not give, wait, and explain a failure. No pyspark."""
 
 from __future__ import annotations
 
@@ -87,31 +87,38 @@ def _keep_previous_values(
     template: Mapping[str, str],
     parameters: list[ParameterTypeDef],
 ) -> list[ParameterTypeDef]:
-    """Parameters for an update: the given ones, plus "use the previous value" for every
-    parameter this deploy leaves out whose current value differs from the new template's
-    default (e.g. one set earlier with --parameter).
+    """Parameters for an update: the given ones, and every other parameter of both the
+    stack and the new template keeps its current value.
 
-    Without this, an update resets such parameters to their template defaults.
-    Parameters already at their default are simply left out, which is equivalent.
+    Without this, an update resets every parameter it leaves out to the template's
+    default (e.g. a stack deployed with --glue-version 5.0 would go back to 5.1). Those
+    whose current value differs from the new template's default get "use the previous
+    value"; those equal to it are left out, which gives the same value (and moto fails
+    on "use the previous value" for a parameter that took its default at creation). A
+    parameter new in the template gets its default; one the template dropped is left out.
     """
     given = {p["ParameterKey"] for p in parameters if "ParameterKey" in p}
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         summary = cfn.get_template_summary(**template)  # type: ignore[arg-type]
-    except botocore.exceptions.ClientError:
-        return parameters
+    except botocore.exceptions.ClientError as exc:
+        # Updating without them would silently reset every parameter not given.
+        raise DeployError(
+            f"stack {stack_name}: cannot read its current parameters to keep them: "
+            f"{error_message(exc)}"
+        ) from exc
     defaults = {
         p["ParameterKey"]: p.get("DefaultValue")
         for p in summary.get("Parameters", [])
         if "ParameterKey" in p
     }
-    kept: list[ParameterTypeDef] = []
-    for previous in stack.get("Parameters", []):
-        key = previous.get("ParameterKey")
-        if key is None or key in given or key not in defaults:
-            continue
-        if previous.get("ParameterValue") != defaults[key]:
-            kept.append({"ParameterKey": key, "UsePreviousValue": True})
+    kept: list[ParameterTypeDef] = [
+        {"ParameterKey": key, "UsePreviousValue": True}
+        for key, value in (
+            (p.get("ParameterKey"), p.get("ParameterValue")) for p in stack.get("Parameters", [])
+        )
+        if key is not None and key in defaults and key not in given and value != defaults[key]
+    ]
     return [*parameters, *kept]
 
 

@@ -1,13 +1,16 @@
-"""Build the three deployment artifacts: the wheel, the Lambda zip and the Glue script.
+"""Build the four deployment artifacts: the wheel, the Lambda zip, the Glue script and the
+Glue pins.
 
 * ``reviews_etl-<version>-py3-none-any.whl``: the library, installed on Glue through
-  ``--additional-python-modules`` (pip there resolves pydantic for Glue's own Python).
+  ``--additional-python-modules`` together with the pins, with ``pip --no-deps``.
   Built from a checkout or from the installed distribution, see :mod:`.wheel`.
 * ``reviews_etl_lambda-<version>.zip``: ``lambda_handler.py`` at the root, the
   ``reviews_etl`` package, and the wheel's base dependencies (pydantic, pydantic-settings
   and theirs) built for Lambda's x86_64 Python 3.11. boto3 comes with the Lambda runtime;
   pyspark is never included.
 * ``glue_entrypoint.py``: the Glue job script.
+* ``glue-requirements.txt``: ``name==version`` of every dependency the Lambda zip holds
+  (one resolution for both), which the Glue job installs exactly, see :mod:`.pins`.
 
 The Lambda handler and the Glue script are the package data the wheel ships
 (``reviews_etl/deploy/scripts/``; in a checkout, links to the files at its root), so the
@@ -29,6 +32,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reviews_etl.deploy.pins import (
+    GLUE_REQUIREMENTS_NAME,
+    RUNTIME_PROVIDED,
+    missing_pins,
+    read_pins,
+    staged_pins,
+    write_pins,
+)
 from reviews_etl.deploy.wheel import (
     PACKAGE,
     build_wheel,
@@ -49,8 +60,10 @@ SCRIPTS_IN_WHEEL = f"{PACKAGE}/deploy/scripts"
 # The Lambda runtime the zip is built for (see infra/template.yaml: Runtime python3.11).
 LAMBDA_PYTHON_VERSION = "3.11"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
-# Provided by the Lambda Python runtime, so left out of the zip.
-LAMBDA_RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath"})
+# Provided by the Lambda (and Glue) Python runtime, so left out of the zip and the pins.
+LAMBDA_RUNTIME_PROVIDED = RUNTIME_PROVIDED
+# What the one resolution is for: the Lambda runtime, and Glue 5.x's Python.
+RESOLVED_FOR = f"CPython {LAMBDA_PYTHON_VERSION} {LAMBDA_PLATFORM}"
 # Must never end up in the Lambda zip.
 LAMBDA_FORBIDDEN_TOP_LEVEL = frozenset({"pyspark", "py4j", "boto3", "botocore"})
 # Lambda refuses zips larger than this for direct upload (50 MB zipped).
@@ -76,20 +89,25 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Artifacts:
-    """The three deployment artifacts of one version."""
+    """The four deployment artifacts of one version."""
 
     version: str
     wheel: Artifact
     lambda_zip: Artifact
     glue_script: Artifact
+    glue_requirements: Artifact
     source: str = ""  # what the wheel was built from, for messages
 
     def __iter__(self) -> Iterator[Artifact]:
-        return iter((self.wheel, self.lambda_zip, self.glue_script))
+        return iter((self.wheel, self.lambda_zip, self.glue_script, self.glue_requirements))
+
+    def glue_pins(self) -> dict[str, str]:
+        """``name -> version`` from ``glue-requirements.txt`` (checked: exact pins only)."""
+        return read_pins(self.glue_requirements.path)
 
     @property
     def digest(self) -> str:
-        """A short digest over the three files' contents (changes whenever any file does)."""
+        """A short digest over the four files' contents (changes whenever any file does)."""
         combined = hashlib.sha256()
         for artifact in self:
             combined.update(f"{artifact.path.name}\0{artifact.sha256}\n".encode())
@@ -122,7 +140,8 @@ def build_artifacts(
     glue_script: str | os.PathLike[str] | None = None,
     python: str | None = None,
 ) -> Artifacts:
-    """Build the wheel, the Lambda zip and the Glue script copy into ``out_dir``.
+    """Build the wheel, the Lambda zip, the Glue script copy and the Glue pins into
+    ``out_dir``.
 
     The wheel comes from ``project_root``, else the checkout holding the current folder,
     else the installed distribution (:func:`reviews_etl.deploy.wheel.locate_source`).
@@ -147,7 +166,7 @@ def build_artifacts(
             shipped_script = wheel.read(f"{SCRIPTS_IN_WHEEL}/{GLUE_SCRIPT_NAME}")
         handler = handler_override if handler_override is not None else shipped_handler
         _check_lambda_handler(handler, f"{wheel_path.name}:{SCRIPTS_IN_WHEEL}/lambda_handler.py")
-        zip_path = _build_lambda_zip(
+        zip_path, pins = _build_lambda_zip(
             version=source.version,
             wheel_path=wheel_path,
             handler=handler,
@@ -158,11 +177,15 @@ def build_artifacts(
 
     script_out = out / GLUE_SCRIPT_NAME
     script_out.write_bytes(script_override if script_override is not None else shipped_script)
+    pins_out = write_pins(
+        out / GLUE_REQUIREMENTS_NAME, pins, version=source.version, target=RESOLVED_FOR
+    )
     return Artifacts(
         version=source.version,
         wheel=Artifact.from_path("wheel", wheel_path),
         lambda_zip=Artifact.from_path("lambda_zip", zip_path),
         glue_script=Artifact.from_path("glue_script", script_out),
+        glue_requirements=Artifact.from_path("glue_requirements", pins_out),
         source=source.describe(),
     )
 
@@ -206,7 +229,8 @@ def _check_lambda_handler(source: bytes, where: str) -> None:
 
 def _build_lambda_zip(
     *, version: str, wheel_path: Path, handler: bytes, out: Path, work: Path, python: str
-) -> Path:
+) -> tuple[Path, dict[str, str]]:
+    """Write the zip; return its path and the pins of the dependencies it holds."""
     stage = work / "lambda"
     stage.mkdir()
     # The package exactly as the wheel ships it (plus its metadata, so that
@@ -244,6 +268,12 @@ def _build_lambda_zip(
     for cache in list(stage.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
     _check_lambda_stage(stage, requirements)
+    # The one resolution: what pip put into the zip is what Glue installs.
+    pins = staged_pins(stage)
+    unconditional = (_requirement_name(r) for r in requirements if ";" not in r)
+    unpinned = missing_pins(unconditional, pins)
+    if unpinned:
+        raise PackagingError(f"pip installed no version of {', '.join(unpinned)}")
 
     files = {p.relative_to(stage).as_posix(): p for p in stage.rglob("*") if p.is_file()}
     if LAMBDA_HANDLER_NAME in files:
@@ -256,7 +286,7 @@ def _build_lambda_zip(
         raise PackagingError(
             f"{target}: {size} bytes, over Lambda's {LAMBDA_ZIP_LIMIT_BYTES}-byte zip limit"
         )
-    return target
+    return target, pins
 
 
 def _check_lambda_stage(stage: Path, requirements: Sequence[str]) -> None:

@@ -4,9 +4,12 @@
 bucket if needed (public access blocked, SSE-S3, versioned, TLS-only), uploads the
 artifacts under ``reviews-etl/<version>/<digest>/``, then creates or updates the stack of
 the CloudFormation template shipped in the package (``infra/template.yaml`` in a checkout)
-and waits for it. ``destroy`` empties every bucket of the stack (all versions and delete
-markers) and the artifacts bucket, deletes the stack and waits. Both work from a checkout
-and from an installed wheel (the template is package data).
+and waits for it. It always passes what it computes (names, the artifacts' prefix and
+file names, the Glue pins ``GluePythonModules``); every other parameter is passed only
+when given, so a re-deploy keeps the stack's values (Glue version included) and a new
+stack gets the template's defaults. ``destroy`` empties every bucket of the stack (all
+versions and delete markers) and the artifacts bucket, deletes the stack and waits. Both
+work from a checkout and from an installed wheel (the template is package data).
 
 Works against any endpoint (``endpoint_url``), e.g. a moto server in the tests. No pyspark.
 """
@@ -48,6 +51,7 @@ from reviews_etl.deploy.cloudformation import (
     stack_status,
     wait,
 )
+from reviews_etl.deploy.pins import glue_python_modules
 from reviews_etl.errors import ConfigError, DeployError
 
 if TYPE_CHECKING:
@@ -85,7 +89,7 @@ class DestroyResult:
 def deploy(
     stack_name: str,
     region: str | None = None,
-    glue_version: str = DEFAULT_GLUE_VERSION,
+    glue_version: str | None = None,
     endpoint_url: str | None = None,
     *,
     project_root: str | Path | None = None,
@@ -98,13 +102,16 @@ def deploy(
 ) -> DeployResult:
     """Package, upload and create or update the stack; print the outputs.
 
-    ``artifacts`` skips the build (already built files); ``parameters`` overrides template
-    parameters (e.g. ``{"GlueNumberOfWorkers": "4"}``). Raises :class:`ConfigError` for
-    missing credentials/region or bad arguments, :class:`DeployError` when AWS fails.
+    ``glue_version`` None: the template's default (5.1) for a new stack, the stack's
+    current version on a re-deploy. ``artifacts`` skips the build (already built files);
+    ``parameters`` overrides template parameters (e.g. ``{"GlueNumberOfWorkers": "4"}``);
+    parameters not given keep their current values on a re-deploy. Raises
+    :class:`ConfigError` for missing credentials/region or bad arguments,
+    :class:`DeployError` when AWS fails.
     """
     stream = out if out is not None else sys.stdout
     prefix = name_prefix(stack_name)
-    if glue_version not in GLUE_VERSIONS:
+    if glue_version is not None and glue_version not in GLUE_VERSIONS:
         raise ConfigError(
             f"glue version {glue_version!r} is not supported; "
             f"choose one of {', '.join(GLUE_VERSIONS)}"
@@ -124,9 +131,11 @@ def deploy(
         for artifact in artifacts:
             say(
                 stream,
-                f"  {artifact.kind:<12} {artifact.path.name}  "
+                f"  {artifact.kind:<17} {artifact.path.name}  "
                 f"{packaging.format_size(artifact.size)}",
             )
+        glue_modules = glue_python_modules(artifacts.glue_pins())
+        say(stream, f"  glue pins         {glue_modules.replace(',', ' ')}")
 
         say(stream, f"artifacts bucket s3://{bucket}")
         plain_http = bool(endpoint_url and endpoint_url.lower().startswith("http://"))
@@ -143,7 +152,7 @@ def deploy(
         key_prefix = f"{ARTIFACTS_KEY_ROOT}/{artifacts.version}/{artifacts.digest}"
         keys = upload_artifacts(s3, bucket, key_prefix, artifacts)
         for kind, key in keys.items():
-            say(stream, f"  uploaded {kind:<12} s3://{bucket}/{key}")
+            say(stream, f"  uploaded {kind:<17} s3://{bucket}/{key}")
 
     template_kwargs: dict[str, str] = {"TemplateBody": template_body}
     if len(template_body.encode("utf-8")) > TEMPLATE_BODY_LIMIT:
@@ -156,6 +165,8 @@ def deploy(
         )
         template_kwargs = {"TemplateURL": object_url(aws, bucket, template_key)}
 
+    # Computed by every deploy, so always passed. Anything else only when given: on an
+    # update, the parameters left out keep their values (see create_or_update_stack).
     stack_parameters: dict[str, str] = {
         "NamePrefix": prefix,
         "DatabaseName": database_name(stack_name),
@@ -163,9 +174,11 @@ def deploy(
         "ArtifactsPrefix": key_prefix,
         "WheelFileName": artifacts.wheel.path.name,
         "LambdaZipFileName": artifacts.lambda_zip.path.name,
-        "GlueVersion": glue_version,
-        **dict(parameters or {}),
+        "GluePythonModules": glue_modules,
     }
+    if glue_version is not None:
+        stack_parameters["GlueVersion"] = glue_version
+    stack_parameters.update(parameters or {})
     cfn_parameters: list[ParameterTypeDef] = [
         {"ParameterKey": k, "ParameterValue": v} for k, v in stack_parameters.items()
     ]
