@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -13,24 +15,32 @@ CLASS_REVIEWS = DATA_DIR / "class_reviews.csv"
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
-    from reviews_etl.session import build_spark_session
-
-    session = build_spark_session(
-        app_name="reviews-etl-tests",
-        master="local[2]",
-        shuffle_partitions=2,
-        extra_conf={
-            # Explicit, even though build_spark_session sets them too: the suite's contract.
-            "spark.ui.enabled": "false",
-            "spark.sql.session.timeZone": "UTC",
-            "spark.sql.ansi.enabled": "true",
-            "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-            "spark.driver.memory": "1g",
-        },
+def spark_context_session() -> Iterator[SparkSession]:
+    """One JVM for the suite, configured only as a machine needs it (2 cores, 1 GiB, local
+    network, no UI): no SQL setting is pinned, as on a session Glue or a notebook hands over."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    session = (
+        SparkSession.builder.appName("reviews-etl-tests")
+        .master("local[2]")
+        .config("spark.driver.memory", "1g")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
     )
+    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def spark(spark_context_session: SparkSession) -> SparkSession:
+    """A stock session per test (Spark's own SQL defaults: ANSI off on 3.5 and on on 4.x,
+    timeParserPolicy EXCEPTION on 3.5): whatever the pipeline needs, it must set itself, and
+    one test's settings never leak into the next."""
+    return spark_context_session.newSession()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, Literal
 
@@ -30,13 +30,21 @@ RunStatus = Literal["succeeded", "failed"]
 
 
 class Stopwatch:
-    """Seconds spent per named stage; a stage entered twice adds up."""
+    """Seconds spent per named stage; a stage entered twice adds up. ``on_start`` is told
+    each stage's name as it starts (the pipeline logs it)."""
 
-    def __init__(self, stages: tuple[str, ...] = STAGES) -> None:
+    def __init__(
+        self,
+        stages: tuple[str, ...] = STAGES,
+        on_start: Callable[[str], object] | None = None,
+    ) -> None:
         self.seconds: dict[str, float] = dict.fromkeys(stages, 0.0)
+        self.on_start = on_start
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if self.on_start is not None:
+            self.on_start(name)
         start = time.perf_counter()
         try:
             yield

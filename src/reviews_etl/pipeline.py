@@ -60,6 +60,7 @@ DEDUPE_BROADCAST_LIMIT = 1_000_000
 # One curated (and rejected) Parquet file per this many bytes of source CSV: about 25 MB of
 # Parquet per curated file.
 OUTPUT_FILE_SOURCE_BYTES = 64 << 20
+SUCCESS_MARKER = "_SUCCESS"
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 _ROWS = "rows"
 
@@ -277,21 +278,32 @@ def _register_partitions(
     return dict(changes)
 
 
+def complete_batches(spark: SparkSession, curated_root: str) -> list[str]:
+    """The ``source_id=`` folders whose write was committed (Spark's ``_SUCCESS`` marker,
+    which :func:`~reviews_etl.session.apply_pipeline_settings` keeps on): a folder left
+    half-written by a run that was killed is never read, until its source is processed
+    again."""
+    fs = HadoopFS(spark)
+    folders = [
+        join(curated_root, name)
+        for name in fs.list_dirs(curated_root)
+        if name.startswith(f"{SOURCE_ID}=")
+    ]
+    return [folder for folder in folders if fs.info(join(folder, SUCCESS_MARKER)).exists]
+
+
 def _publish_analyses(
     spark: SparkSession, config: PipelineConfig, paths: _Paths, watch: Stopwatch
 ) -> dict[str, int]:
     """Recompute the analyses over all curated data, one row per review_id."""
     with watch.stage("analyses"):
+        batches = complete_batches(spark, paths.curated)
         curated = (
             spark.read.schema(CURATED_STORED_SCHEMA)
-            .parquet(paths.curated)
+            .option("basePath", paths.curated)
+            .parquet(*batches)
             .select(REVIEW_ID, PRODUCT_ID, CUSTOMER_ID, RATING, REVIEW_DATE, INGESTED_AT, SOURCE_ID)
         )
-        batches = [
-            name
-            for name in HadoopFS(spark).list_dirs(paths.curated)
-            if name.startswith(f"{SOURCE_ID}=")
-        ]
         # Rule 9 already left one row per review_id within a batch: with a single batch the
         # newest-batch dedupe (a sort of every curated row) would change nothing.
         single = curated.select(REVIEW_ID, PRODUCT_ID, CUSTOMER_ID, RATING, REVIEW_DATE)
@@ -328,12 +340,16 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
     """
     apply_pipeline_settings(spark)
     started_at = _utcnow()
+    run_id = config.run_id or new_run_id(started_at)
     run = _RunContext(
         config=config,
-        run_id=config.run_id or new_run_id(started_at),
+        run_id=run_id,
         started_at=started_at,
         paths=_Paths(config),
         registrar=PartitionRegistrar(config.catalog_database) if config.catalog_database else None,
+        watch=Stopwatch(
+            on_start=lambda stage: log_event(logger, "stage_started", run_id=run_id, stage=stage)
+        ),
     )
     log_event(logger, "run_started", run_id=run.run_id, sources=config.sources)
 
@@ -395,6 +411,7 @@ def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) ->
         },
         manifest_path=manifest_path,
     )
+    log_event(logger, "manifest_writing", run_id=run_id, path=manifest_path)
     try:
         HadoopFS(spark).write_text(manifest_path, result.model_dump_json(indent=2) + "\n")
     except Exception as exc:  # the run's own error matters more than a lost manifest

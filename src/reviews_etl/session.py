@@ -35,10 +35,20 @@ LOCAL_SETTINGS: Mapping[str, str] = {
 }
 
 
+# Hadoop settings the pipeline relies on: every committed write leaves its _SUCCESS marker,
+# by which the analyses tell a complete batch folder from one a killed run left behind.
+PIPELINE_HADOOP_SETTINGS: Mapping[str, str] = {
+    "mapreduce.fileoutputcommitter.marksuccessfuljobs": "true",
+}
+
+
 def apply_pipeline_settings(spark: SparkSession) -> None:
-    """Set the runtime SQL settings the pipeline relies on (safe on an existing session)."""
+    """Set the runtime settings the pipeline relies on (safe on an existing session)."""
     for key, value in PIPELINE_SETTINGS.items():
         spark.conf.set(key, value)
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in PIPELINE_HADOOP_SETTINGS.items():
+        hadoop.set(key, value)
 
 
 def build_spark_session(

@@ -1,0 +1,76 @@
+"""The pipeline on sessions as they are handed over: it sets what it relies on itself, and its
+outputs do not depend on ANSI mode or the time-parser policy the session came with."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from conftest import CLASS_REVIEWS
+from reviews_etl import PipelineConfig, run_pipeline
+from reviews_etl.session import apply_pipeline_settings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample_reviews.csv"
+LINEAGE = {"run_id", "ingested_at"}
+OUTPUTS = (
+    "processed-data",
+    "rejected",
+    "Athena Results/daily_review_counts",
+    "Athena Results/top_5_customers",
+    "Athena Results/rating_distribution",
+)
+
+
+def test_apply_pipeline_settings_sets_what_the_pipeline_relies_on(spark) -> None:
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "EXCEPTION")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "true")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    apply_pipeline_settings(spark)
+    expected = {  # literal: what docs/architecture.md promises
+        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+        "spark.sql.ansi.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.sources.partitionOverwriteMode": "static",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.csv.parser.columnPruning.enabled": "false",
+    }
+    assert {key: spark.conf.get(key) for key in expected} == expected
+
+
+def outputs(spark, root: Path) -> dict[str, list[str]]:
+    found = {}
+    for name in OUTPUTS:
+        df = spark.read.parquet(str(root / name))
+        df = df.select(*(c for c in df.columns if c not in LINEAGE))
+        found[name] = sorted(repr(tuple(row)) for row in df.collect())
+    return found
+
+
+def test_outputs_do_not_depend_on_the_sessions_ansi_mode_or_parser_policy(spark, tmp_path) -> None:
+    results = {}
+    combinations = itertools.product(("true", "false"), ("CORRECTED", "EXCEPTION", "LEGACY"))
+    for ansi, policy in combinations:
+        session = spark.newSession()
+        session.conf.set("spark.sql.ansi.enabled", ansi)
+        session.conf.set("spark.sql.legacy.timeParserPolicy", policy)
+        out = tmp_path / f"{ansi}-{policy}"
+        config = PipelineConfig(sources=[str(CLASS_REVIEWS), str(SAMPLE)], output_root=str(out))
+        run_pipeline(session, config)
+        results[(ansi, policy)] = outputs(spark, out)
+    first = next(iter(results.values()))
+    assert all(len(rows) > 0 for rows in first.values())
+    for combination, found in results.items():
+        assert found == first, combination
+
+
+def test_settings_made_in_one_test_do_not_reach_the_next(spark, spark_context_session) -> None:
+    keys = ("spark.sql.ansi.enabled", "spark.sql.legacy.timeParserPolicy")
+    stock = {key: spark.conf.get(key) for key in keys}
+    apply_pipeline_settings(spark)  # what every run_pipeline does to its session
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "LEGACY")
+    next_test = spark_context_session.newSession()  # how the `spark` fixture makes one
+    assert {key: next_test.conf.get(key) for key in keys} == stock
+    assert all(spark_context_session.sparkContext.getConf().get(k) is None for k in keys)
