@@ -56,7 +56,9 @@ def moto_server(timeout: float = 60.0) -> Iterator[str]:
     """Start ``moto_server`` on a free local port, wait until it answers, yield its URL,
     and always stop it."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    # "localhost", not 127.0.0.1: moto serves CloudFormation TemplateURLs only on a host so
+    # named (the server still binds 127.0.0.1 only).
+    url = f"http://localhost:{port}"
     process = subprocess.Popen(
         [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

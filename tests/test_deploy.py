@@ -2,10 +2,11 @@
 (no AWS account needed).
 
 moto's CloudFormation creates the buckets (with their default encryption), the IAM
-roles, the Lambda function, the SQS queue and the log groups; it skips AWS::Glue::*,
-AWS::Athena::WorkGroup, AWS::Lambda::EventInvokeConfig, bucket and queue policies, and
-ignores bucket versioning, public access blocks, lifecycle rules and notifications.
-Those parts are checked statically in tests/test_infra.py (see docs/deploy.md).
+roles, the Lambda function, the SQS queues (with the redrive policy), the event source
+mapping and the log groups; it skips AWS::Glue::*, AWS::Athena::*, bucket and queue
+policies and alarms, and ignores bucket versioning, public access blocks, lifecycle rules
+and notifications. Those parts are checked statically in tests/test_infra.py (see
+docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -240,6 +241,7 @@ def test_deploy_creates_the_stack_and_uploads_the_artifacts(
     assert result.outputs["ProcessedBucketName"] == processed
     assert result.outputs["TriggerFunctionName"] == "rev-create-trigger"
     assert result.outputs["FailureQueueUrl"].endswith("/rev-create-trigger-failures")
+    assert result.outputs["LandingQueueUrl"].endswith("/rev-create-landing-events")
     assert result.artifacts_bucket == artifacts_bucket
     assert {landing, processed, f"rev-create-access-logs-{ACCOUNT}-{REGION}"} <= _bucket_names(s3)
 
@@ -256,7 +258,24 @@ def test_deploy_creates_the_stack_and_uploads_the_artifacts(
     rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert s3.get_bucket_versioning(Bucket=artifacts_bucket)["Status"] == "Enabled"
-    assert s3.get_bucket_lifecycle_configuration(Bucket=artifacts_bucket)["Rules"]
+    # Old versions expire after 30 days; the trigger's source manifests (MANIFEST_BUCKET is
+    # this bucket) are kept 90 days for audit, then become old versions.
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=artifacts_bucket)["Rules"]
+    assert {rule["ID"]: rule for rule in lifecycle} == {
+        "expire-noncurrent-versions": {
+            "ID": "expire-noncurrent-versions",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },
+        "expire-source-manifests": {
+            "ID": "expire-source-manifests",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "_manifests/"},
+            "Expiration": {"Days": 90},
+        },
+    }
     # Over plain HTTP the TLS-only policy would lock deploy out, so it is left off here.
     with pytest.raises(botocore.exceptions.ClientError):
         s3.get_bucket_policy(Bucket=artifacts_bucket)
@@ -283,7 +302,29 @@ def test_deploy_creates_the_stack_and_uploads_the_artifacts(
     env = function["Environment"]["Variables"]
     assert env["LANDING_BUCKET"] == landing
     assert env["OUTPUT_PATH"] == f"s3://{processed}"
-    assert env["ALLOWED_SUFFIXES"] == ".csv"
+    assert env["ALLOWED_SUFFIXES"] == ".csv,.csv.gz"
+    assert env["MANIFEST_BUCKET"] == artifacts_bucket
+    assert env["MANIFEST_PREFIX"] == "_manifests/"
+
+    # The landing queue: redrive to the failure queue, read in batches by the function.
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_endpoint)
+    landing_queue = result.outputs["LandingQueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=landing_queue, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    failure_arn = sqs.get_queue_attributes(
+        QueueUrl=result.outputs["FailureQueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": failure_arn,
+        "maxReceiveCount": 5,
+    }
+    assert attributes["VisibilityTimeout"] == "660"
+    (mapping,) = lam.list_event_source_mappings(FunctionName="rev-create-trigger")[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == attributes["QueueArn"]
+    assert mapping["BatchSize"] == 1000
 
     logs = boto3.client("logs", region_name=REGION, endpoint_url=moto_endpoint)
     groups = {
@@ -296,6 +337,36 @@ def test_deploy_creates_the_stack_and_uploads_the_artifacts(
     printed = out.getvalue()
     assert f"aws s3 cp reviews.csv s3://{landing}/" in printed
     assert "CREATE_COMPLETE" in printed
+
+
+@pytest.mark.usefixtures("aws_env", "no_build")
+def test_a_template_over_the_body_limit_goes_through_s3(
+    moto_endpoint: str, fake_artifacts: Artifacts, tmp_path: Path
+) -> None:
+    # Over 51,200 bytes deploy uploads the template and passes its URL. moto's
+    # CloudFormation reads a path-style URL only from a "localhost" endpoint.
+    endpoint = moto_endpoint.replace("127.0.0.1", "localhost")
+    text = TEMPLATE.read_text(encoding="utf-8")
+    padding = "# padding\n" * (1 + (stack_module.TEMPLATE_BODY_LIMIT - len(text)) // 10)
+    big = tmp_path / "template.yaml"
+    big.write_text(text + padding, encoding="utf-8")
+    assert big.stat().st_size > stack_module.TEMPLATE_BODY_LIMIT
+    result = deploy(
+        "rev-big",
+        endpoint_url=endpoint,
+        template_path=big,
+        artifacts=fake_artifacts,
+        poll_seconds=1,
+        out=io.StringIO(),
+    )
+    assert result.status == "CREATE_COMPLETE"
+    assert result.outputs["LandingQueueUrl"].endswith("/rev-big-landing-events")
+    s3, _ = _clients(moto_endpoint)
+    key = f"{result.artifact_keys['wheel'].rsplit('/', 1)[0]}/template.yaml"
+    assert s3.get_object(Bucket=result.artifacts_bucket, Key=key)["Body"].read() == (
+        big.read_bytes()
+    )
+    destroy("rev-big", endpoint_url=endpoint, poll_seconds=1, out=io.StringIO())
 
 
 @pytest.mark.usefixtures("aws_env", "no_build")

@@ -211,6 +211,19 @@ def test_every_checkov_skip_has_a_written_reason(resources: dict[str, Any]) -> N
 # --------------------------------------------------------------------------- structure
 
 
+def test_the_template_fits_in_a_template_body() -> None:
+    # reviews-etl deploy sends a template up to CloudFormation's TemplateBody limit inline;
+    # a larger one goes through S3 (TemplateURL), which the moto server of
+    # tests/test_packaging.py (tests/awsserver.py, on 127.0.0.1) cannot read.
+    from reviews_etl.deploy.stack import TEMPLATE_BODY_LIMIT
+
+    size = len(TEMPLATE.read_bytes())
+    assert size <= TEMPLATE_BODY_LIMIT == 51_200, (
+        f"infra/template.yaml is {size} bytes, over the {TEMPLATE_BODY_LIMIT}-byte "
+        "TemplateBody limit: shorten it, or make the moto tests serve TemplateURL"
+    )
+
+
 def test_no_circular_dependencies(resources: dict[str, Any]) -> None:
     graph = {
         logical_id: (
@@ -286,23 +299,82 @@ def test_every_bucket_is_locked_down(resources: dict[str, Any]) -> None:
                 assert statement.get("Principal") != "*", logical_id
 
 
+LANDING_BUCKET_ARN = (
+    "arn:${AWS::Partition}:s3:::${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}"
+)
+
+
 def test_landing_bucket(resources: dict[str, Any]) -> None:
     landing = resources["LandingBucket"]
     props = landing["Properties"]
     assert (
         _sub_text(props["BucketName"]) == "${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}"
     )
-    assert "TriggerInvokePermission" in _as_list(landing["DependsOn"])
     rules = props["LifecycleConfiguration"]["Rules"]
     noncurrent = [r for r in rules if "NoncurrentVersionExpiration" in r]
     assert noncurrent[0]["NoncurrentVersionExpiration"]["NoncurrentDays"] == {
         "Ref": "NoncurrentVersionExpirationDays"
     }
-    notification = props["NotificationConfiguration"]["LambdaConfigurations"][0]
+
+
+def test_landing_bucket_notifies_the_landing_queue(resources: dict[str, Any]) -> None:
+    landing = resources["LandingBucket"]
+    # S3 validates the destination (it sends a test event) when the notification is set:
+    # the queue policy letting it send must exist first.
+    assert "LandingQueuePolicy" in _as_list(landing["DependsOn"])
+    # Only the queue: no direct Lambda (or SNS) notification is left.
+    notifications = landing["Properties"]["NotificationConfiguration"]
+    assert set(notifications) == {"QueueConfigurations"}
+    (notification,) = notifications["QueueConfigurations"]
     assert notification["Event"] == "s3:ObjectCreated:*"
-    assert notification["Function"] == {"Fn::GetAtt": ["TriggerFunction", "Arn"]}
-    filter_rules = notification["Filter"]["S3Key"]["Rules"]
-    assert {"Name": "suffix", "Value": ".csv"} in filter_rules
+    assert notification["Queue"] == {"Fn::GetAtt": ["LandingQueue", "Arn"]}
+    # A prefix filter when LandingPrefix is set, and no filter otherwise; never a suffix
+    # filter (S3's is case-sensitive: the trigger matches ALLOWED_SUFFIXES itself).
+    assert notification["Filter"] == {
+        "Fn::If": [
+            "HasLandingPrefix",
+            {"S3Key": {"Rules": [{"Name": "prefix", "Value": {"Ref": "LandingPrefix"}}]}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert "suffix" not in json.dumps(notifications)
+
+
+def test_landing_queue_policy_admits_only_the_landing_bucket(resources: dict[str, Any]) -> None:
+    (logical_id,) = [
+        k
+        for k, v in _of_type(resources, "AWS::SQS::QueuePolicy").items()
+        if v["Properties"]["Queues"] == [{"Ref": "LandingQueue"}]
+    ]
+    assert logical_id == "LandingQueuePolicy"
+    statements = _as_list(resources[logical_id]["Properties"]["PolicyDocument"]["Statement"])
+    assert statements == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": {"Fn::GetAtt": ["LandingQueue", "Arn"]},
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "LandingBucketEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["LandingQueue", "Arn"]},
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": {"Fn::Sub": LANDING_BUCKET_ARN}},
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            },
+        },
+    ]
+    # The ARN is the landing bucket's name, built without referring to the bucket (which
+    # depends on this policy).
+    assert LANDING_BUCKET_ARN.endswith(
+        ":::" + _sub_text(resources["LandingBucket"]["Properties"]["BucketName"])
+    )
+    assert "LandingBucket" not in _references(resources[logical_id])
 
 
 def test_quarantine_expires(resources: dict[str, Any]) -> None:
@@ -313,14 +385,11 @@ def test_quarantine_expires(resources: dict[str, Any]) -> None:
     assert any("NoncurrentVersionExpiration" in r for r in rules)
 
 
-def test_lambda_permission_avoids_the_cycle(resources: dict[str, Any]) -> None:
-    permission = resources["TriggerInvokePermission"]["Properties"]
-    assert permission["Principal"] == "s3.amazonaws.com"
-    assert permission["Action"] == "lambda:InvokeFunction"
-    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
-    source_arn = _sub_text(permission["SourceArn"])
-    assert source_arn.endswith(":s3:::${NamePrefix}-landing-${AWS::AccountId}-${AWS::Region}")
-    assert "LandingBucket" not in _references(permission)
+def test_the_direct_s3_to_lambda_path_is_gone(resources: dict[str, Any]) -> None:
+    # S3 -> SQS -> Lambda replaces S3 -> Lambda: no invoke permission for S3, no
+    # asynchronous invoke configuration (retries, on-failure destination).
+    assert not _of_type(resources, "AWS::Lambda::Permission")
+    assert not _of_type(resources, "AWS::Lambda::EventInvokeConfig")
 
 
 def test_no_wildcards_or_managed_full_access(resources: dict[str, Any]) -> None:
@@ -348,20 +417,42 @@ def test_no_wildcards_or_managed_full_access(resources: dict[str, Any]) -> None:
 
 def test_trigger_role_is_least_privilege(resources: dict[str, Any]) -> None:
     role = resources["TriggerRole"]
-    assert _allowed_actions(role) == {
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "glue:StartJobRun",
-        "sqs:SendMessage",
-    }
-    (job_arn,) = _resources_for(role, "glue:StartJobRun")
-    assert _sub_text(job_arn).endswith(":job/${GlueJob}")
-    assert _resources_for(role, "sqs:SendMessage") == [
-        {"Fn::GetAtt": ["TriggerFailureQueue", "Arn"]}
+    assert _policy_statements(role) == [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {"Fn::GetAtt": ["TriggerLogGroup", "Arn"]},
+        },
+        {
+            "Sid": "StartTheEtlJob",
+            "Effect": "Allow",
+            "Action": "glue:StartJobRun",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
+                ":job/${GlueJob}"
+            },
+        },
+        # The event source mapping reads the landing queue with the function's role; SSE-SQS
+        # needs no KMS permission.
+        {
+            "Sid": "ConsumeLandingQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": {"Fn::GetAtt": ["LandingQueue", "Arn"]},
+        },
+        {
+            "Sid": "WriteSourceManifests",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/_manifests/*"
+            },
+        },
     ]
-    assert _resources_for(role, "logs:PutLogEvents") == [{"Fn::GetAtt": ["TriggerLogGroup", "Arn"]}]
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role["Properties"]
 
 
 def test_glue_role_is_least_privilege(resources: dict[str, Any]) -> None:
@@ -377,6 +468,15 @@ def test_glue_role_is_least_privilege(resources: dict[str, Any]) -> None:
     assert any(r.endswith(f":s3:::{landing}/*") for r in readable)
     assert any(r.endswith(f":s3:::{artifacts}") for r in readable)
     assert "${ProcessedBucket.Arn}/*" in readable
+    # --source_manifest: the job reads the trigger's manifests (boto3), and only those, in
+    # the artifacts bucket.
+    assert {
+        "Sid": "ReadSourceManifests",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/_manifests/*"},
+    } in _policy_statements(role)
+    assert len(readable) == 4
     # Writes and deletes only in the processed bucket.
     for action in ("s3:PutObject", "s3:DeleteObject"):
         assert [_sub_text(r) for r in _resources_for(role, action)] == ["${ProcessedBucket.Arn}/*"]
@@ -446,7 +546,12 @@ def test_trigger_function(resources: dict[str, Any]) -> None:
     assert _sub_text(env["LANDING_BUCKET"]) == _sub_text(
         resources["LandingBucket"]["Properties"]["BucketName"]
     )
-    assert env["ALLOWED_SUFFIXES"] == ".csv"
+    # The trigger matches suffixes case-insensitively (no S3 suffix filter any more).
+    assert env["ALLOWED_SUFFIXES"] == ".csv,.csv.gz"
+    # Batches of several objects get a source manifest in the artifacts bucket, where the
+    # role may write (WriteSourceManifests) and the Glue job may read (ReadSourceManifests).
+    assert env["MANIFEST_BUCKET"] == {"Ref": "ArtifactsBucketName"}
+    assert env["MANIFEST_PREFIX"] == "_manifests/"
     assert _sub_text(env["OUTPUT_PATH"]) == "s3://${ProcessedBucket}"
     assert "ReservedConcurrentExecutions" in props
     log_group = _sub_text(resources["TriggerLogGroup"]["Properties"]["LogGroupName"])
@@ -499,17 +604,74 @@ def test_no_reserved_concurrency_by_default(
     }
 
 
-def test_bounded_retries_and_failure_queue(resources: dict[str, Any]) -> None:
-    config = resources["TriggerInvokeConfig"]["Properties"]
-    assert config["FunctionName"] == {"Ref": "TriggerFunction"}
-    # botocore retries StartJobRun inside the invocation: Lambda must not retry on top.
-    assert config["MaximumRetryAttempts"] == 0
-    assert 60 <= config["MaximumEventAgeInSeconds"] <= 21600
-    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": ["TriggerFailureQueue", "Arn"]
+def test_event_source_mapping_batches_the_landing_queue(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    (logical_id,) = _of_type(resources, "AWS::Lambda::EventSourceMapping")
+    props = resources[logical_id]["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["LandingQueue", "Arn"]}
+    assert props["FunctionName"] == {"Ref": "TriggerFunction"}
+    assert props.get("Enabled", True) is True
+    assert props["BatchSize"] == {"Ref": "TriggerBatchSize"}
+    assert props["MaximumBatchingWindowInSeconds"] == {"Ref": "TriggerBatchingWindowSeconds"}
+    # Without it Lambda ignores batchItemFailures and deletes the whole batch.
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    parameters = template["Parameters"]
+    size, window = parameters["TriggerBatchSize"], parameters["TriggerBatchingWindowSeconds"]
+    assert (size["Type"], size["Default"], size["MinValue"], size["MaxValue"]) == (
+        "Number",
+        1000,
+        1,
+        10000,  # Lambda's maximum for a standard queue
+    )
+    # Lambda refuses a batch size over 10 without a window of at least 1 s; 300 s is its
+    # maximum.
+    assert (window["Type"], window["Default"], window["MinValue"], window["MaxValue"]) == (
+        "Number",
+        60,
+        1,
+        300,
+    )
+
+
+def test_landing_queue_redrives_to_the_failure_queue(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    queue = resources["LandingQueue"]["Properties"]
+    assert _sub_text(queue["QueueName"]) == "${NamePrefix}-landing-events"
+    redrive = queue["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["TriggerFailureQueue", "Arn"]}
+    assert 3 <= redrive["maxReceiveCount"] <= 5
+    # Lambda's rule: at least 6 x the function's timeout. Lambda also holds received
+    # messages while it fills a batch, for up to the longest batching window.
+    timeout = resources["TriggerFunction"]["Properties"]["Timeout"]
+    longest_window = template["Parameters"]["TriggerBatchingWindowSeconds"]["MaxValue"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert queue["VisibilityTimeout"] >= 6 * timeout + longest_window
+    # A dead letter keeps its original enqueue time: the failure queue must keep messages
+    # longer than the landing queue.
+    failure = resources["TriggerFailureQueue"]["Properties"]
+    assert failure["MessageRetentionPeriod"] == 1209600  # 14 days, the maximum
+    assert queue["MessageRetentionPeriod"] < failure["MessageRetentionPeriod"]
+    # Only the landing queue may use the failure queue as its dead-letter queue.
+    assert failure["RedriveAllowPolicy"] == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}"
+                ":${NamePrefix}-landing-events"
+            }
+        ],
     }
-    queue = resources["TriggerFailureQueue"]["Properties"]
-    assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
+
+
+def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
+    queues = _of_type(resources, "AWS::SQS::Queue")
+    assert set(queues) == {"LandingQueue", "TriggerFailureQueue"}
+    for logical_id, queue in queues.items():
+        # SSE-SQS: S3 can send to it and Lambda read it without a key policy.
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id
+        assert "KmsMasterKeyId" not in queue["Properties"], logical_id
 
 
 def test_log_groups_have_retention(resources: dict[str, Any]) -> None:
@@ -607,8 +769,11 @@ def test_outputs(template: dict[str, Any]) -> None:
         "TriggerFunctionName",
         "DatabaseName",
         "FailureQueueUrl",
+        "LandingQueueUrl",
         "AlertsTopicArn",
     }
+    assert template["Outputs"]["LandingQueueUrl"]["Value"] == {"Ref": "LandingQueue"}
+    assert template["Outputs"]["FailureQueueUrl"]["Value"] == {"Ref": "TriggerFailureQueue"}
 
 
 # --------------------------------------------------------------------------- partitions
@@ -695,6 +860,7 @@ def test_only_the_rule_and_the_alarms_may_publish(resources: dict[str, Any]) -> 
                     "aws:SourceArn": [
                         {"Fn::GetAtt": ["FailureQueueNotEmptyAlarm", "Arn"]},
                         {"Fn::GetAtt": ["TriggerErrorsAlarm", "Arn"]},
+                        {"Fn::GetAtt": ["LandingQueueStaleAlarm", "Arn"]},
                     ]
                 },
             }
@@ -772,7 +938,11 @@ def test_failure_queue_alarm(resources: dict[str, Any]) -> None:
 
 def test_trigger_errors_alarm(resources: dict[str, Any]) -> None:
     alarms = _alarms(resources)
-    assert set(alarms) == {"FailureQueueNotEmptyAlarm", "TriggerErrorsAlarm"}
+    assert set(alarms) == {
+        "FailureQueueNotEmptyAlarm",
+        "TriggerErrorsAlarm",
+        "LandingQueueStaleAlarm",
+    }
     alarm = alarms["TriggerErrorsAlarm"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
     assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "TriggerFunction"}}]
@@ -782,3 +952,18 @@ def test_trigger_errors_alarm(resources: dict[str, Any]) -> None:
     assert alarm["EvaluationPeriods"] == 1
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+
+
+def test_landing_queue_stale_alarm(resources: dict[str, Any]) -> None:
+    alarm = _alarms(resources)["LandingQueueStaleAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["LandingQueue", "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == 3600  # seconds: an event waiting an hour
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    assert alarm["OKActions"] == [{"Ref": "AlertsTopic"}]

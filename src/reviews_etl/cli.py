@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -84,12 +85,34 @@ def _command(
     )
 
 
+_DRIVER_MEMORY_HELP = (
+    "Spark driver memory, e.g. 2g (default with a local master: half of this machine's "
+    "memory, at most 8 GiB; the summary says what was used)"
+)
+
+
+def _not_from_py4j(record: logging.LogRecord) -> bool:
+    """py4j logs a traceback of its own (on the root logger) when the JVM goes away; the
+    command's one error line says what happened instead."""
+    return f"{os.sep}py4j{os.sep}" not in record.pathname
+
+
+def _spark_error(error: BaseException) -> bool:
+    """An error raised by Spark or its JVM bridge (the JVM died, a Spark job failed). Looked
+    up among the modules already loaded: a command that ran no Spark cannot raise one."""
+    kinds = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (("py4j.protocol", "Py4JError"), ("pyspark.errors", "PySparkException"))
+    ]
+    return any(isinstance(kind, type) and isinstance(error, kind) for kind in kinds)
+
+
 def exit_code(error: BaseException) -> int | None:
     """The exit code for an error the command reports in one line; ``None`` for a bug."""
     for kind, code in EXIT_CODES:
         if isinstance(error, kind):
             return code
-    return None
+    return EXIT_FAILED if _spark_error(error) else None
 
 
 def _describe(error: BaseException) -> str:
@@ -100,6 +123,14 @@ def _describe(error: BaseException) -> str:
         return f"AWS: {detail.get('Code', '')}: {detail.get('Message', '') or error}"
     if isinstance(error, botocore.exceptions.BotoCoreError):
         return f"AWS: {error}"
+    if _spark_error(error):
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+        if type(error).__module__.startswith("py4j"):
+            return (
+                "Spark's JVM stopped or stopped answering (out of memory? try a larger "
+                f"--driver-memory): {type(error).__name__}: {first}"
+            )
+        return f"Spark: {first}"
     return str(error)
 
 
@@ -127,11 +158,13 @@ def _share(text: str) -> float:
 def start_spark(master: str, driver_memory: str | None) -> SparkSession:
     """A local SparkSession, with the two set-up problems users hit named plainly."""
     try:
-        from reviews_etl.session import build_spark_session
+        from reviews_etl.session import build_spark_session, default_driver_memory
     except ImportError as exc:
         raise EnvironmentSetupError(
             f"pyspark is not installed: pip install 'reviews-etl[spark]' (import failed: {exc})"
         ) from exc
+    if driver_memory is None and master.startswith("local"):
+        driver_memory = default_driver_memory()
     try:
         return build_spark_session(master=master, driver_memory=driver_memory)
     except Exception as exc:
@@ -164,10 +197,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(format_summary(exc.result))
         raise
     finally:
-        if args.stop_spark:
-            spark.stop()
+        _stop(spark, args.stop_spark)
     print(result.model_dump_json(indent=2) if args.json else format_summary(result))
     return 0
+
+
+def _stop(spark: SparkSession, wanted: bool) -> None:
+    if not wanted:
+        return
+    try:
+        spark.stop()
+    except Exception:  # a JVM that already died: the run's own error is the one to report
+        logging.getLogger(__name__).debug("stopping Spark failed", exc_info=True)
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
@@ -198,8 +239,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopped", flush=True)
     finally:
-        if args.stop_spark:
-            spark.stop()
+        _stop(spark, args.stop_spark)
     return 0
 
 
@@ -340,10 +380,10 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         commands,
         "replay-failures",
         help="send the events waiting in the stack's failure queue to the trigger again",
-        description="Receive the Lambda on-failure records from the stack's failure queue "
-        "(output FailureQueueUrl), invoke the trigger function asynchronously with each "
-        "record's original event and delete the record once the invoke was accepted. "
-        "Messages that are not such records stay in the queue, one line each. See "
+        description="Move the messages of the stack's failure queue (output FailureQueueUrl: "
+        "S3 notifications the trigger could not start a run for) back to the landing queue, "
+        "deleting each once it was sent; records of the older direct invocation are sent "
+        "there too. Messages that are neither stay in the queue, one line each. See "
         "docs/operations.md.",
     )
     _add_aws_arguments(replay)
@@ -414,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
         "AWS_ENDPOINT_URL and credentials from the environment; default: off)",
     )
     run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
-    run.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
+    run.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
     run.set_defaults(func=_cmd_run)
 
@@ -451,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--top-n", type=_positive_int, default=DEFAULT_TOP_N)
     watch.add_argument("--max-reject-ratio", type=_share, default=DEFAULT_MAX_REJECT_RATIO)
     watch.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
-    watch.add_argument("--driver-memory", default=None, help="Spark driver memory, e.g. 2g")
+    watch.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
     watch.set_defaults(func=_cmd_watch)
 
     sample = _command(
@@ -495,6 +535,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(_not_from_py4j)
     verbose = getattr(args, "verbose", False)
     get_logger().setLevel(logging.INFO if verbose else logging.WARNING)
     handler: Handler = args.func

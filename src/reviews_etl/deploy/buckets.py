@@ -11,11 +11,20 @@ import botocore.exceptions
 
 from reviews_etl.deploy.aws import AwsAccount, error_code, error_message
 from reviews_etl.errors import DeployError
+from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from reviews_etl.deploy.packaging import Artifacts
+
+# The trigger writes each batch's source manifest under this prefix of the artifacts bucket
+# (MANIFEST_BUCKET / MANIFEST_PREFIX in infra/template.yaml). A manifest is only read by
+# its run, but stays for audit this many days; then it becomes a noncurrent version, which
+# the noncurrent-version rule deletes 30 days later.
+MANIFEST_PREFIX = DEFAULT_MANIFEST_PREFIX
+MANIFEST_EXPIRATION_DAYS = 90
+NONCURRENT_VERSION_DAYS = 30
 
 
 def ensure_artifacts_bucket(
@@ -90,9 +99,15 @@ def _lock_down_bucket(s3: S3Client, bucket: str, *, tls_only: bool, partition: s
                         "ID": "expire-noncurrent-versions",
                         "Status": "Enabled",
                         "Filter": {"Prefix": ""},
-                        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_VERSION_DAYS},
                         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                    }
+                    },
+                    {
+                        "ID": "expire-source-manifests",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": MANIFEST_PREFIX},
+                        "Expiration": {"Days": MANIFEST_EXPIRATION_DAYS},
+                    },
                 ]
             },
         )

@@ -1,14 +1,21 @@
 """``replay-failures``: send the events waiting in the stack's failure queue to the trigger again.
 
-A trigger invocation that fails (or whose event gets too old) is not retried by Lambda: its
-on-failure destination puts a *destination invocation record* in the failure queue, a JSON
-object whose ``requestPayload`` is the original event (``docs/operations.md``). This module
-finds the queue and the trigger function of a stack, invokes the function asynchronously
-with each record's ``requestPayload`` and deletes the record once the invoke was accepted.
-A message that is not such a record is left in the queue and reported in one line.
+The failure queue (stack output ``FailureQueueUrl``) is the landing queue's dead-letter
+queue: SQS moves an S3 event message there after ``maxReceiveCount`` receives without a
+started job run. Its body is the S3 event notification itself (``{"Records": [...]}``). This
+module finds the stack's queues, sends each such body back to the landing queue (output
+``LandingQueueUrl``) and deletes the message from the failure queue once the send succeeded;
+the trigger then reads it in its next batch (``docs/operations.md``).
 
-Processing a file again is idempotent, so a record replayed twice (e.g. a delete that failed
-after the invoke) costs one more job run, not wrong data. boto3 only, no pyspark.
+Stacks before the landing queue sent failed asynchronous invocations to the same queue
+through Lambda's on-failure destination: a *destination invocation record*, a JSON object
+whose ``requestPayload`` is the original event. Such a record is still replayed: its
+``requestPayload`` goes to the landing queue, or, on a stack without a landing queue, to the
+trigger function as an asynchronous invoke (as before). Any other message is left in the
+queue and reported in one line.
+
+Processing a file again is idempotent, so an event replayed twice (e.g. a delete that failed
+after the send) costs one more job run, not wrong data. boto3 only, no pyspark.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import botocore.exceptions
 
@@ -24,11 +31,13 @@ from reviews_etl.deploy.aws import connect, error_message, name_prefix, say
 from reviews_etl.deploy.cloudformation import stack_outputs
 from reviews_etl.errors import ConfigError, DeployError
 
-# The stack's outputs naming the queue and the function (infra/template.yaml), and the
+# The stack's outputs naming the queues and the function (infra/template.yaml), and the
 # logical ids looked up when the outputs are missing (an older stack, a partial emulator).
 QUEUE_OUTPUT = "FailureQueueUrl"
+LANDING_QUEUE_OUTPUT = "LandingQueueUrl"
 FUNCTION_OUTPUT = "TriggerFunctionName"
 QUEUE_RESOURCE = "TriggerFailureQueue"
+LANDING_QUEUE_RESOURCE = "LandingQueue"
 FUNCTION_RESOURCE = "TriggerFunction"
 
 RECEIVE_BATCH = 10  # SQS returns at most 10 messages per call
@@ -36,6 +45,23 @@ WAIT_SECONDS = 2  # long polling asks every SQS server, so an empty answer means
 # Messages received but left (unparsable, or failing again) stay hidden this long, so one
 # replay sees each message once; then they are visible again.
 VISIBILITY_SECONDS = 120
+
+MessageKind = Literal["s3_event", "destination_record"]
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    """One failure-queue message that can be replayed.
+
+    ``kind`` is ``s3_event`` (a dead letter of the landing queue: the body is the S3 event)
+    or ``destination_record`` (an older stack's Lambda on-failure record). ``event`` is the
+    S3 event either way, and ``body`` the text to send to the landing queue: the message
+    body as received, or the record's ``requestPayload`` as JSON.
+    """
+
+    kind: MessageKind
+    event: dict[str, Any]
+    body: str
 
 
 @dataclass(frozen=True)
@@ -47,11 +73,13 @@ class LeftMessage:
 @dataclass
 class ReplayResult:
     """What one replay did: ``payloads`` are the events re-sent (their messages deleted),
-    ``left`` the messages still in the queue, each with the reason."""
+    ``left`` the messages still in the queue, each with the reason. ``landing_queue_url``
+    is None for a stack without a landing queue (events are invoked on ``function_name``)."""
 
     stack_name: str
     queue_url: str
-    function_name: str
+    landing_queue_url: str | None = None
+    function_name: str | None = None
     payloads: list[Any] = field(default_factory=list)
     left: list[LeftMessage] = field(default_factory=list)
 
@@ -63,21 +91,38 @@ class ReplayResult:
         return f"replayed {self.replayed}, left {len(self.left)}"
 
 
-def original_event(body: str) -> Any:
-    """The ``requestPayload`` of a Lambda destination invocation record; ``ValueError`` if
-    ``body`` is not such a record."""
+def failed_event(body: str) -> FailedEvent:
+    """Read a failure-queue message body; ``ValueError`` (with the reason) if it is neither
+    an S3 event notification nor a Lambda destination invocation record."""
     try:
         record = json.loads(body)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg} at character {exc.pos})") from exc
     if not isinstance(record, dict):
         raise ValueError(f"not a JSON object but {type(record).__name__}")
-    if "requestPayload" not in record:
-        raise ValueError("no requestPayload: not a Lambda destination invocation record")
-    payload = record["requestPayload"]
-    if not isinstance(payload, dict):
-        raise ValueError(f"requestPayload is {type(payload).__name__}, not an event object")
-    return payload
+    if "requestPayload" in record:
+        payload = record["requestPayload"]
+        if not isinstance(payload, dict):
+            raise ValueError(f"requestPayload is {type(payload).__name__}, not an event object")
+        return FailedEvent("destination_record", payload, json.dumps(payload))
+    if "Records" in record:
+        records = record["Records"]
+        if not (
+            isinstance(records, list)
+            and records
+            and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+        ):
+            raise ValueError("Records is not a non-empty list of S3 event records (aws:s3)")
+        return FailedEvent("s3_event", record, body)
+    raise ValueError(
+        "neither an S3 event notification (Records) nor a Lambda destination invocation "
+        "record (requestPayload)"
+    )
+
+
+def original_event(body: str) -> dict[str, Any]:
+    """The S3 event a failure-queue message carries (see :func:`failed_event`)."""
+    return failed_event(body).event
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -89,23 +134,32 @@ def replay_queue(
     sqs: Any,
     lambda_client: Any,
     queue_url: str,
-    function_name: str,
+    function_name: str | None,
     *,
+    landing_queue_url: str | None = None,
     stack_name: str = "",
     max_messages: int | None = None,
     wait_seconds: int = WAIT_SECONDS,
     visibility_seconds: int = VISIBILITY_SECONDS,
     out: TextIO | None = None,
 ) -> ReplayResult:
-    """Replay the records in ``queue_url`` to ``function_name`` with the given clients.
+    """Replay the events in the failure queue ``queue_url`` with the given clients.
 
-    Stops when the queue holds nothing more to receive, or after ``max_messages`` messages.
-    Raises :class:`DeployError` when an SQS or Lambda call fails; what was replayed until
-    then stays replayed (and deleted), the rest stays in the queue.
+    With ``landing_queue_url`` every event is sent to that queue; without it (a stack from
+    before the landing queue) destination records are invoked asynchronously on
+    ``function_name`` and S3 event messages are left. Stops when the queue holds nothing
+    more to receive, or after ``max_messages`` messages. Raises :class:`DeployError` when an
+    SQS or Lambda call fails; what was replayed until then stays replayed (and deleted), the
+    rest stays in the queue.
     """
     stream = out if out is not None else sys.stdout
-    result = ReplayResult(stack_name=stack_name, queue_url=queue_url, function_name=function_name)
-    replayed_now: set[str] = set()  # payloads sent by this run: a new failure must wait
+    result = ReplayResult(
+        stack_name=stack_name,
+        queue_url=queue_url,
+        landing_queue_url=landing_queue_url,
+        function_name=function_name,
+    )
+    replayed_now: set[str] = set()  # events sent by this run: a new failure must wait
     seen: set[str] = set()
     handled = 0
 
@@ -136,15 +190,23 @@ def replay_queue(
             seen.add(message_id)
             handled += 1
             try:
-                payload = original_event(str(message.get("Body", "")))
+                item = failed_event(str(message.get("Body", "")))
             except ValueError as exc:
                 leave(message_id, _one_line(str(exc)))
                 continue
-            key = json.dumps(payload, sort_keys=True)
+            key = json.dumps(item.event, sort_keys=True)
             if key in replayed_now:
                 leave(message_id, "its event was already replayed by this run (failed again?)")
                 continue
-            _invoke(lambda_client, function_name, payload, message_id, result)
+            if landing_queue_url:
+                _send(sqs, landing_queue_url, item.body, message_id, result)
+                done = "sent to the landing queue"
+            elif item.kind == "destination_record" and function_name:
+                _invoke(lambda_client, function_name, item.event, message_id, result)
+                done = f"invoked {function_name}"
+            else:
+                leave(message_id, f"the stack has no landing queue ({LANDING_QUEUE_OUTPUT})")
+                continue
             replayed_now.add(key)
             try:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -154,10 +216,27 @@ def replay_queue(
                     f"{_describe(exc)}; it will be replayed again next time (harmless: "
                     f"processing a file again replaces its rows)"
                 ) from exc
-            result.payloads.append(payload)
-            say(stream, f"replayed message {message_id}")
+            result.payloads.append(item.event)
+            say(stream, f"replayed message {message_id} ({done})")
     say(stream, result.summary())
     return result
+
+
+def _send(
+    sqs: Any, landing_queue_url: str, body: str, message_id: str, result: ReplayResult
+) -> None:
+    try:
+        response = sqs.send_message(QueueUrl=landing_queue_url, MessageBody=body)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise DeployError(
+            f"sending message {message_id} to {landing_queue_url}: {_describe(exc)} "
+            f"(the message stays in the failure queue; {result.summary()} so far)"
+        ) from exc
+    if not response.get("MessageId"):
+        raise DeployError(
+            f"sending message {message_id} to {landing_queue_url}: no MessageId in the answer "
+            f"(the message stays in the failure queue; {result.summary()} so far)"
+        )
 
 
 def _invoke(
@@ -189,31 +268,37 @@ def _describe(exc: Exception) -> str:
     return str(exc)
 
 
-def _stack_targets(cfn: Any, stack_name: str) -> tuple[str, str]:
-    """(failure queue URL, trigger function name) of the stack."""
+def _stack_targets(cfn: Any, stack_name: str) -> tuple[str, str | None, str | None]:
+    """(failure queue URL, landing queue URL, trigger function name) of the stack; the
+    landing queue is None for a stack from before it, the function may be None when the
+    landing queue is there."""
+    wanted = {
+        QUEUE_RESOURCE: QUEUE_OUTPUT,
+        LANDING_QUEUE_RESOURCE: LANDING_QUEUE_OUTPUT,
+        FUNCTION_RESOURCE: FUNCTION_OUTPUT,
+    }
     try:
         outputs = stack_outputs(cfn, stack_name)
-        queue_url = outputs.get(QUEUE_OUTPUT)
-        function_name = outputs.get(FUNCTION_OUTPUT)
-        if not (queue_url and function_name):
+        found = {output: outputs.get(output) for output in wanted.values()}
+        if not all(found.values()):
             for logical_id, physical in _resources(cfn, stack_name).items():
-                if logical_id == QUEUE_RESOURCE and not queue_url:
-                    queue_url = physical  # an SQS queue's physical id is its URL
-                elif logical_id == FUNCTION_RESOURCE and not function_name:
-                    function_name = physical
+                output = wanted.get(logical_id)
+                if output and not found[output]:
+                    found[output] = physical  # an SQS queue's physical id is its URL
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise DeployError(f"reading stack {stack_name}: {_describe(exc)}") from exc
-    if not queue_url or not function_name:
-        missing = [
-            name
-            for name, value in ((QUEUE_OUTPUT, queue_url), (FUNCTION_OUTPUT, function_name))
-            if not value
-        ]
+    queue_url = found[QUEUE_OUTPUT]
+    landing_queue_url = found[LANDING_QUEUE_OUTPUT]
+    function_name = found[FUNCTION_OUTPUT]
+    missing = [QUEUE_OUTPUT] if not queue_url else []
+    if not (landing_queue_url or function_name):
+        missing.append(f"{LANDING_QUEUE_OUTPUT} or {FUNCTION_OUTPUT}")
+    if missing or not queue_url:
         raise DeployError(
-            f"stack {stack_name} has no {' or '.join(missing)} (output or resource): is it a "
-            "reviews-etl stack?"
+            f"stack {stack_name} has no {' and no '.join(missing)} (output or resource): is it "
+            "a reviews-etl stack?"
         )
-    return queue_url, function_name
+    return queue_url, landing_queue_url, function_name
 
 
 def _resources(cfn: Any, stack_name: str) -> dict[str, str]:
@@ -235,15 +320,16 @@ def replay_failures(
     wait_seconds: int = WAIT_SECONDS,
     out: TextIO | None = None,
 ) -> ReplayResult:
-    """Replay the stack's failure queue to its trigger function; print one line per message
-    and the summary. ``lambda_client`` replaces the Lambda client (tests)."""
+    """Replay the stack's failure queue to its landing queue (or, for a stack without one,
+    to its trigger function); print one line per message and the summary.
+    ``lambda_client`` replaces the Lambda client (tests)."""
     name_prefix(stack_name)
     if max_messages is not None and max_messages < 1:
         raise ConfigError(f"max_messages must be at least 1, got {max_messages}")
     aws = connect(region, endpoint_url)
-    queue_url, function_name = _stack_targets(aws.cloudformation(), stack_name)
+    queue_url, landing_queue_url, function_name = _stack_targets(aws.cloudformation(), stack_name)
     stream = out if out is not None else sys.stdout
-    say(stream, f"replaying {queue_url} to {function_name}")
+    say(stream, f"replaying {queue_url} to {landing_queue_url or function_name}")
     sqs = aws.session.client("sqs", region_name=aws.region, endpoint_url=endpoint_url)
     if lambda_client is None:
         lambda_client = aws.session.client(
@@ -254,6 +340,7 @@ def replay_failures(
         lambda_client,
         queue_url,
         function_name,
+        landing_queue_url=landing_queue_url,
         stack_name=stack_name,
         max_messages=max_messages,
         wait_seconds=wait_seconds,
