@@ -144,3 +144,38 @@ def test_a_half_written_batch_folder_never_reaches_the_analyses(spark, tmp_path,
         zip(ratings["rating"].to_pylist(), ratings["review_count"].to_pylist(), strict=True)
     )
     assert counts == {1: 0, 2: 0, 3: 1, 4: 0, 5: 1}  # r1 and r2; r7 of the killed run is not read
+
+
+def java_children(pid: int) -> list[int]:
+    """The java processes started by ``pid`` (Spark's JVM is a child of the Python driver)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if Path(f"/proc/{child}/exe").resolve().name == "java":
+                found.append(int(child))
+    return found
+
+
+@pytest.mark.slow
+def test_a_jvm_that_dies_mid_run_gives_one_line_and_exit_1(sources, tmp_path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reviews_etl.cli", "run", *sources, "--output", str(tmp_path), "-v"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if '"stage_started"' in line and '"clean"' in line:
+            for java in java_children(process.pid):
+                os.kill(java, signal.SIGKILL)
+            break
+    lines += process.stderr.readlines()
+    assert process.wait(timeout=120) == 1
+    text = [line for line in lines if not line.startswith("{")]  # -v: JSON decision lines
+    errors = [line for line in text if line.startswith("reviews-etl: error: ")]
+    assert len(errors) == 1, "".join(text)
+    assert "Spark's JVM stopped" in errors[0]
+    assert not any("Traceback" in line for line in text), "".join(text)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from conftest import CLASS_REVIEWS
 from reviews_etl import PipelineConfig, run_pipeline
-from reviews_etl.session import apply_pipeline_settings
+from reviews_etl.manifest import format_summary
+from reviews_etl.session import apply_pipeline_settings, default_driver_memory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample_reviews.csv"
@@ -74,3 +75,19 @@ def test_settings_made_in_one_test_do_not_reach_the_next(spark, spark_context_se
     next_test = spark_context_session.newSession()  # how the `spark` fixture makes one
     assert {key: next_test.conf.get(key) for key in keys} == stock
     assert all(spark_context_session.sparkContext.getConf().get(k) is None for k in keys)
+
+
+def test_the_default_driver_heap_is_half_the_machine_at_most_8_gib() -> None:
+    gib = 1 << 30
+    assert default_driver_memory(24 * gib) == "8192m"
+    assert default_driver_memory(8 * gib) == "4096m"
+    assert default_driver_memory(3 * gib) == "1536m"
+    assert default_driver_memory(1 * gib) == "1024m"  # never below Spark's own default
+
+
+def test_the_summary_says_where_the_run_ran(spark, tmp_path) -> None:
+    config = PipelineConfig(sources=[str(CLASS_REVIEWS)], output_root=str(tmp_path))
+    result = run_pipeline(spark, config)
+    assert result.spark_conf == {"master": "local[2]", "driver.memory": "1g"}  # the suite's JVM
+    first = format_summary(result).splitlines()[0]
+    assert first.endswith(f"(Spark {spark.version}, master local[2], driver.memory 1g)")

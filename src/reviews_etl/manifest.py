@@ -88,6 +88,8 @@ class RunResult(BaseModel):
     max_reject_ratio: float
     top_n: int
     versions: dict[str, str]
+    # master, driver.memory (and executor.memory where set) of the Spark that ran it.
+    spark_conf: dict[str, str] = Field(default_factory=dict)
     manifest_path: str
 
     @computed_field  # type: ignore[prop-decorator]
@@ -117,7 +119,15 @@ def new_run_id(now: dt.datetime) -> str:
 
 def format_summary(result: RunResult) -> str:
     """The run as the command line prints it: counts per batch and reason, outputs, stages."""
-    lines = [f"run {result.run_id}: {result.status}  (Spark {result.versions['spark']})"]
+    where = ", ".join(
+        [f"Spark {result.versions['spark']}"]
+        + [
+            f"{key} {result.spark_conf[key]}"
+            for key in ("master", "driver.memory")
+            if key in result.spark_conf
+        ]
+    )
+    lines = [f"run {result.run_id}: {result.status}  ({where})"]
     for batch in result.batches:
         lines.append(f"source {batch.source}  [{batch.status}]")
         lines.append(f"  rows read      {batch.rows_read:>12,}")

@@ -61,6 +61,8 @@ DEDUPE_BROADCAST_LIMIT = 1_000_000
 # Parquet per curated file.
 OUTPUT_FILE_SOURCE_BYTES = 64 << 20
 SUCCESS_MARKER = "_SUCCESS"
+# Spark settings the manifest records: where the run ran and with how much driver memory.
+_REPORTED_CONF = ("spark.master", "spark.driver.memory", "spark.executor.memory")
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 _ROWS = "rows"
 
@@ -84,6 +86,9 @@ class _RunContext:
     watch: Stopwatch = field(default_factory=Stopwatch)
     batches: list[BatchResult] = field(default_factory=list)
     outputs: dict[str, int] = field(default_factory=lambda: {"curated": 0, "rejected": 0})
+    # Asked of the JVM at the start: a manifest must still be written if it dies later.
+    versions: dict[str, str] = field(default_factory=dict)
+    spark_conf: dict[str, str] = field(default_factory=dict)
 
 
 class _Paths:
@@ -350,6 +355,16 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
         watch=Stopwatch(
             on_start=lambda stage: log_event(logger, "stage_started", run_id=run_id, stage=stage)
         ),
+        versions={
+            "reviews_etl": __version__,
+            "spark": spark.version,
+            "python": platform.python_version(),
+        },
+        spark_conf={
+            key.removeprefix("spark."): value
+            for key, value in spark.sparkContext.getConf().getAll()
+            if key in _REPORTED_CONF
+        },
     )
     log_event(logger, "run_started", run_id=run.run_id, sources=config.sources)
 
@@ -404,11 +419,8 @@ def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) ->
         stage_seconds={k: round(v, 3) for k, v in run.watch.seconds.items()},
         max_reject_ratio=config.max_reject_ratio,
         top_n=config.top_n,
-        versions={
-            "reviews_etl": __version__,
-            "spark": spark.version,
-            "python": platform.python_version(),
-        },
+        versions=run.versions,
+        spark_conf=run.spark_conf,
         manifest_path=manifest_path,
     )
     log_event(logger, "manifest_writing", run_id=run_id, path=manifest_path)

@@ -42,6 +42,19 @@ PIPELINE_HADOOP_SETTINGS: Mapping[str, str] = {
 }
 
 
+# Spark's own default driver heap (1 GiB) is what a 1M-row file outgrows first.
+MAX_DEFAULT_DRIVER_MEMORY_MIB = 8 * 1024
+
+
+def default_driver_memory(total_bytes: int | None = None) -> str:
+    """A local driver heap sized from the machine: half of its memory, at most 8 GiB (at
+    least 1 GiB), spelled as Spark reads it (``"4096m"``)."""
+    if total_bytes is None:
+        total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    half_mib = total_bytes // 2 // (1 << 20)
+    return f"{max(1024, min(MAX_DEFAULT_DRIVER_MEMORY_MIB, half_mib))}m"
+
+
 def apply_pipeline_settings(spark: SparkSession) -> None:
     """Set the runtime settings the pipeline relies on (safe on an existing session)."""
     for key, value in PIPELINE_SETTINGS.items():
