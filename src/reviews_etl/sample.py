@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
+import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +31,31 @@ _PHRASES = (
     "Returned it, refund took 3 weeks, support was polite",
     "Ça marche très bien — merci!",
 )
+# More sentences, from which the longer texts are cut.
+_SENTENCES = (
+    "I bought this for my daily commute and it has held up well so far.",
+    "The packaging was damaged, but the item itself was fine.",
+    "Setup took about ten minutes, including the firmware update.",
+    'Customer service replied within a day and sent a "replacement" part.',
+    "It is lighter than I expected, which is great for travel.",
+    "After two weeks the left button started to stick.",
+    "Colours are accurate, though the brightness could be higher.",
+    "My kids use it every day; no complaints, yet.",
+    "Honestly, for the price, I expected better build quality.",
+    "The instructions were confusing, so I watched a video instead.",
+    "Shipping was fast: ordered on Monday, arrived Wednesday.",
+    "Compared with my old one, it is quieter and uses less power.",
+    "Would I buy it again? Probably, if it goes on sale.",
+    "The smell of plastic went away after a few days.",
+    "Fits perfectly, and the material feels sturdy, not cheap.",
+    "Überraschend gut verarbeitet, aber das Kabel ist zu kurz.",
+    "Le produit est conforme à la description, livraison rapide.",
+)
+# Review text lengths: log-normal around a median of about 220 characters, with a long
+# tail to several KB (cut at 8,000), as product reviews have; one in ten has no text.
+_TEXT_MEDIAN = 220
+_TEXT_SIGMA = 0.8
+_TEXT_MAX = 8000
 _RATINGS_WEIGHTS = (8, 7, 12, 30, 43)  # skewed to high ratings, as review sites are
 _DIRTY_KINDS = REJECT_REASONS  # one generator per reject reason, malformed rows included
 
@@ -48,6 +75,31 @@ class _Generator:
         self.customer_cum = _cumulative(_zipf_weights(len(self.customers)))
         self.product_cum = _cumulative(_zipf_weights(len(self.products)))
         self.issued: list[str] = []
+        self._corpus, self._starts = self._make_corpus()
+
+    def _make_corpus(self) -> tuple[str, list[int]]:
+        """A long text of sentences (with the odd line break) that review texts are cut from,
+        and where its sentences start (only those with a longest text after them)."""
+        parts: list[str] = []
+        starts: list[int] = []
+        length = 0
+        while length < 5 * _TEXT_MAX:
+            sentence = self.rng.choice(_SENTENCES + _PHRASES)
+            starts.append(length)
+            parts.append(sentence + ("\n" if self.rng.random() < 0.05 else " "))
+            length += len(sentence) + 1
+        usable = bisect.bisect_right(starts, length - _TEXT_MAX - 100)
+        return "".join(parts), starts[:usable]
+
+    def text(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.1:
+            return ""
+        wanted = int(rng.lognormvariate(math.log(_TEXT_MEDIAN), _TEXT_SIGMA))
+        wanted = min(_TEXT_MAX, max(8, wanted))
+        start = self._starts[rng.randrange(len(self._starts))]
+        end = self._corpus.find(" ", start + wanted)  # a person stops at a word boundary
+        return self._corpus[start : end if end != -1 else None].strip()
 
     def clean(self, index: int) -> list[str]:
         row = self._row(index)
@@ -61,7 +113,7 @@ class _Generator:
         customer = rng.choices(self.customers, cum_weights=self.customer_cum)[0]
         rating = str(rng.choices((1, 2, 3, 4, 5), weights=_RATINGS_WEIGHTS)[0])
         day = (_FIRST_DAY + dt.timedelta(days=rng.randrange(_DAYS))).isoformat()
-        text = rng.choice(_PHRASES) if rng.random() < 0.9 else ""
+        text = self.text()
         # Values that must pass after normalisation: padding, lower case, "4.0".
         style = rng.random()
         if style < 0.02:
