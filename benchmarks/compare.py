@@ -39,7 +39,7 @@ FLOAT_COLUMNS = ("avg_rating", "share")
 TOLERANCE = 1e-9
 CURATED_COLUMNS = "review_id, product_id, customer_id, rating, review_date, review_text"
 RAW_FIELDS = "review_id, product_id, customer_id, rating, review_date, review_text"
-WHITESPACE_SQL = "chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+WHITESPACE_SQL = duckdb_impl.WHITESPACE_SQL  # the same trimming, one spelling
 
 
 @dataclass

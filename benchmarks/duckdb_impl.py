@@ -50,8 +50,15 @@ from reviews_etl.manifest import Stopwatch
 REQUIRED = REQUIRED_COLUMNS
 ALIASES = COLUMN_ALIASES
 TOP_N = DEFAULT_TOP_N
-# Java's \s, which reviews_etl trims: space, \t, \n, \x0b, \f, \r.
-WHITESPACE_SQL = "chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# What reviews_etl trims (docs/data-contract.md): every character Python's str.strip()
+# removes, i.e. all Unicode whitespace, by code point.
+WHITESPACE_SQL = (
+    "chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || "
+    "chr(30) || chr(31) || chr(32) || chr(133) || chr(160) || chr(5760) || chr(8192) || "
+    "chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || "
+    "chr(8199) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || "
+    "chr(8239) || chr(8287) || chr(12288)"
+)
 RATING_PATTERN = r"0*([1-5])(\.0+)?"
 DATE_PATTERN = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 

@@ -14,8 +14,9 @@ from reviews_etl.errors import (
     InvalidHeaderError,
     MissingColumnsError,
     SourceNotFoundError,
+    UnreadableSourceError,
 )
-from reviews_etl.reader import inspect_source, parse_header, partitions_for
+from reviews_etl.reader import decode_head, inspect_source, parse_header, partitions_for
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
@@ -144,3 +145,23 @@ def test_partitions_for_sizes_them_to_the_file_and_cores() -> None:
 def test_partitions_must_be_positive(spark, write_csv) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         read_reviews_csv(spark, write_csv(HEADER), partitions=0)
+
+
+def test_decode_head_accepts_utf8_and_names_what_it_refuses() -> None:
+    assert decode_head("f.csv", "\ufeffid,é\n".encode()) == "\ufeffid,é\n"
+    cases = [
+        (b"\xff\xfei\x00d\x00", "f.csv: UTF-16 LE text (byte-order mark ff fe), not UTF-8"),
+        (b"\xfe\xff\x00i\x00d", "f.csv: UTF-16 BE text (byte-order mark fe ff)"),
+        (b"\xff\xfe\x00\x00i\x00\x00\x00", "f.csv: UTF-32 LE text"),
+        (b"\x00\x00\xfe\xff\x00\x00\x00i", "f.csv: UTF-32 BE text"),
+        (b"id,caf\xe9\n", "f.csv: not UTF-8 text: byte 0xe9 at byte offset 6"),
+        (b"id\nx\x80", "f.csv: not UTF-8 text: byte 0x80 at byte offset 4 (invalid start byte)"),
+    ]
+    for head, message in cases:
+        with pytest.raises(UnreadableSourceError) as info:
+            decode_head("f.csv", head)
+        assert str(info.value).startswith(message)
+    # A character cut at the read limit is dropped, not refused, unless the text is whole.
+    assert decode_head("f.csv", "id,€".encode()[:-1], complete=False) == "id,"
+    with pytest.raises(UnreadableSourceError, match="unexpected end of data"):
+        decode_head("f.csv", "id,€".encode()[:-1])

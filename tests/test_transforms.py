@@ -31,10 +31,12 @@ from reviews_etl.schemas import (
     TOP_CUSTOMERS_SCHEMA,
 )
 from reviews_etl.transforms import (
+    _WHITESPACE,
     FIRST_ROW,
     duplicate_review_ids,
     label_first_failing_rule,
     mark_duplicate_review_ids,
+    trim_whitespace,
 )
 
 RAW = T.StructType([T.StructField(name, T.StringType(), True) for name in RAW_COLUMNS])
@@ -62,6 +64,8 @@ def with_field(index: int, value: str | None) -> tuple[str | None, ...]:
         (GOOD, None),
         (with_field(0, None), RejectReason.MISSING_REVIEW_ID),
         (with_field(0, " \t"), RejectReason.MISSING_REVIEW_ID),
+        (with_field(0, "\u00a0"), RejectReason.MISSING_REVIEW_ID),
+        (with_field(2, "\u3000\u2028"), RejectReason.MISSING_CUSTOMER_ID),
         (with_field(1, ""), RejectReason.MISSING_PRODUCT_ID),
         (with_field(2, None), RejectReason.MISSING_CUSTOMER_ID),
         (with_field(3, None), RejectReason.MISSING_RATING),
@@ -76,6 +80,35 @@ def with_field(index: int, value: str | None) -> tuple[str | None, ...]:
 )
 def test_each_rule_names_its_reason(spark, row, expected) -> None:
     assert reasons(spark, [row]) == [expected]
+
+
+# Every character Python's str.strip() removes, written out: what "trimmed" means.
+UNICODE_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def test_trimmed_means_pythons_str_strip() -> None:
+    every = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert every == UNICODE_WHITESPACE
+    assert sorted(_WHITESPACE) == sorted(every)
+    assert len(set(_WHITESPACE)) == len(_WHITESPACE) == 29
+
+
+def test_trim_whitespace_removes_all_unicode_whitespace_at_both_ends_only(spark) -> None:
+    values = [f"{c}{c}a{c}b{c}" for c in UNICODE_WHITESPACE] + [UNICODE_WHITESPACE, "\u200bx"]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    got = [r[0] for r in df.select(trim_whitespace(df.v)).collect()]
+    # Zero-width space (U+200B) is not whitespace to str.strip(), nor here.
+    assert got == [v.strip() for v in values]
+    assert got[:3] == ["a\tb", "a\nb", "a\x0bb"]
+
+
+@pytest.mark.parametrize("char", list(UNICODE_WHITESPACE))
+def test_a_whitespace_only_field_is_missing(spark, char) -> None:
+    assert reasons(spark, [with_field(0, char * 2)]) == [RejectReason.MISSING_REVIEW_ID]
 
 
 @pytest.mark.parametrize("rating", ["4", " 4 ", "4.0", "04", "4.00", "\t4\n", "1", "5"])

@@ -21,6 +21,7 @@ from reviews_etl.errors import (
     ReviewsEtlError,
     SourceError,
     SourceNotFoundError,
+    UnreadableSourceError,
 )
 from reviews_etl.manifest import BatchResult, RunResult
 
@@ -68,6 +69,7 @@ __all__ = [
     "RunResult",
     "SourceError",
     "SourceNotFoundError",
+    "UnreadableSourceError",
     "__version__",
     "add_lineage",
     "build_spark_session",

@@ -64,6 +64,13 @@ class InvalidHeaderError(SourceError):
     """The header cannot be mapped onto the contract (e.g. a column given twice)."""
 
 
+class UnreadableSourceError(SourceError):
+    """The source is not CSV text the reader can take: not UTF-8 (the encoding is named when a
+    byte-order mark shows it, else the offset of the first invalid byte), compressed without
+    the compression's extension, damaged compressed data, or a record beyond the parser's
+    limits (found while reading, so the run fails without publishing the batch)."""
+
+
 # --- runs (exit 1) --------------------------------------------------------------------------
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -22,13 +25,39 @@ from reviews_etl.errors import (
     EmptySourceError,
     InvalidHeaderError,
     MissingColumnsError,
+    ReviewsEtlError,
     SourceNotFoundError,
+    UnreadableSourceError,
 )
-from reviews_etl.storage import HadoopFS
+from reviews_etl.storage import HadoopFS, absolute_local, literal_read_options
 
 UTF8_BOM = "\ufeff"
-# A header row longer than this is not a review CSV.
+# A header row longer than this is not a review CSV. The encoding check covers these first
+# bytes (of the decompressed text); an invalid byte further on is read by Spark as U+FFFD.
 HEADER_READ_LIMIT = 1 << 20
+# Limits of Spark's CSV parser, explicit. A longer field or a record with more fields fails
+# the read, which :func:`source_read_errors` turns into an UnreadableSourceError; without the
+# field limit a 100 MB field ran a 1 GiB driver out of memory. 20480 fields is Spark's own
+# default: a higher one is allocated up front for every file read (64 MiB at 16M fields).
+MAX_FIELD_CHARS = 1 << 24
+MAX_FIELDS = 20480
+# Byte-order marks of encodings other than UTF-8, longest first (UTF-32 LE starts like UTF-16 LE).
+FOREIGN_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 BE"),
+    (b"\xff\xfe\x00\x00", "UTF-32 LE"),
+    (b"\xfe\xff", "UTF-16 BE"),
+    (b"\xff\xfe", "UTF-16 LE"),
+)
+# Compressed data under a name without the compression's extension (Spark would read it as
+# text): the magic number, what it is, the extension that makes it readable.
+COMPRESSED_MAGIC = (
+    (rb"\x1f\x8b", "gzip-compressed data", "rename it to end in .gz"),
+    (rb"BZh[1-9]1AY&SY", "bzip2-compressed data", "rename it to end in .bz2"),
+    (rb"PK\x03\x04", "a zip archive", "unzip it (one CSV file per source)"),
+)
+# Partition sizing of a compressed file other than gzip (whose trailer holds the text size):
+# its text is taken to be this many times the compressed size.
+COMPRESSION_RATIO_GUESS = 4
 # Parsed records are spread over one partition per this many bytes of CSV (and at least one
 # per core once the file is large enough to be worth it). With 64 MiB a 20M-row file (1.48 GB)
 # died of OOM in a 2 GiB driver heap while labelling, caching and aggregating a partition;
@@ -43,7 +72,11 @@ class HeaderMapping:
 
     names: tuple[str, ...]  # the header as written (BOM removed)
     positions: dict[str, int]  # canonical column -> position
-    source_bytes: int | None = None  # size of the file, when read from storage
+    # Size of the CSV text, when read from storage (of a compressed file: an estimate of the
+    # decompressed size); what partitions are sized by.
+    source_bytes: int | None = None
+    stored_bytes: int | None = None  # size of the file as stored
+    compression: str | None = None  # "gzip", "bzip2", ... (by extension), None for plain text
 
     def read_schema(self) -> T.StructType:
         """All-text schema in file order; unknown columns get placeholder names."""
@@ -85,9 +118,10 @@ def parse_header(source: str, head: str) -> HeaderMapping:
 
 
 def inspect_source(spark: SparkSession, source: str) -> HeaderMapping:
-    """Check that ``source`` exists, is not empty and has the required columns.
+    """Check that ``source`` exists, is not empty, is UTF-8 text and has the required columns.
 
-    Runs before anything is written, without a Spark job.
+    Runs before anything is written, without a Spark job. A compressed file (``.gz`` and the
+    other extensions Hadoop knows, as Spark's reader) is checked on its decompressed text.
     """
     fs = HadoopFS(spark)
     info = fs.info(source)
@@ -97,15 +131,88 @@ def inspect_source(spark: SparkSession, source: str) -> HeaderMapping:
         raise SourceNotFoundError(source, "is a directory, not a file")
     if info.size == 0:
         raise EmptySourceError(source, "zero-byte file (not even a header row)")
-    head = fs.read_head(source, min(info.size, HEADER_READ_LIMIT))
+    compression = fs.compression(source)
+    if compression is None:
+        head = fs.read_head(source, min(info.size, HEADER_READ_LIMIT))
+        _refuse_compressed_data(source, head)
+    else:
+        try:
+            head = fs.read_head(source, HEADER_READ_LIMIT, decompress=True)
+        except Exception as exc:  # py4j: the codec's IOException
+            raise UnreadableSourceError(
+                source, f"damaged {compression} data ({_first_line(exc)})"
+            ) from None
+        if not head:
+            raise EmptySourceError(source, f"{compression} file of no text (not even a header)")
+    # Whole when shorter than asked for, or when it is the whole (uncompressed) file.
+    whole = len(head) < HEADER_READ_LIMIT or (compression is None and len(head) == info.size)
+    text = decode_head(source, head, complete=whole)
+    return dataclasses.replace(
+        parse_header(source, text),
+        source_bytes=_text_bytes(fs, source, info.size, compression),
+        stored_bytes=info.size,
+        compression=compression,
+    )
+
+
+def decode_head(source: str, head: bytes, *, complete: bool = True) -> str:
+    """The first bytes of a file as UTF-8 text, or :class:`UnreadableSourceError` naming the
+    encoding its byte-order mark shows, or the offset of the first byte that is not UTF-8.
+
+    ``complete`` is False when ``head`` was cut at a read limit: a multi-byte character cut
+    there is fine.
+    """
+    for bom, encoding in FOREIGN_BOMS:
+        if head.startswith(bom):
+            raise UnreadableSourceError(
+                source,
+                f"{encoding} text (byte-order mark {bom.hex(' ')}), not UTF-8: "
+                "save the file as UTF-8",
+            )
+    nul = head.split(b"\n", 1)[0].find(b"\x00")
+    if nul >= 0:
+        raise UnreadableSourceError(
+            source,
+            f"NUL byte at byte offset {nul} of the header row: "
+            "UTF-16 or UTF-32 text without a byte-order mark, or binary data, not UTF-8",
+        )
     try:
-        text = head.decode("utf-8")
+        return head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # A cut in the middle of a multi-byte character at the read limit is fine.
-        if exc.start < len(head) - 4:
-            raise InvalidHeaderError(source, f"not UTF-8 text (byte {exc.start})") from exc
-        text = head[: exc.start].decode("utf-8")
-    return dataclasses.replace(parse_header(source, text), source_bytes=info.size)
+        if not complete and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return head[: exc.start].decode("utf-8")
+        raise UnreadableSourceError(
+            source,
+            f"not UTF-8 text: byte 0x{head[exc.start]:02x} at byte offset {exc.start} "
+            f"({exc.reason})",
+        ) from None
+
+
+def _refuse_compressed_data(source: str, head: bytes) -> None:
+    for magic, what, fix in COMPRESSED_MAGIC:
+        if re.match(magic, head):
+            raise UnreadableSourceError(
+                source, f"{what} in a file whose name has no such extension: {fix}"
+            )
+
+
+def _text_bytes(fs: HadoopFS, source: str, stored: int, compression: str | None) -> int:
+    """Size of the CSV text: the file's, or an estimate for a compressed one (partition sizing
+    only). gzip ends with the text size modulo 2**32 (of its last member)."""
+    if compression is None:
+        return stored
+    if compression != "gzip" or stored < 18:
+        return stored * COMPRESSION_RATIO_GUESS
+    size = int.from_bytes(fs.read_tail(source, 4), "little")
+    # Text over 4 GiB wrapped around: gzip never shrinks text below ~99% of its size.
+    while size < stored - stored // 100 - 64:
+        size += 1 << 32
+    return max(size, stored)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def partitions_for(source_bytes: int, cores: int, partition_bytes: int | None = None) -> int:
@@ -143,7 +250,8 @@ def read_reviews_csv(
         )
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
-    parsed = (
+    location = absolute_local(source)
+    reader = (
         spark.read.schema(mapping.read_schema())
         .option("header", True)
         .option("enforceSchema", True)
@@ -155,8 +263,12 @@ def read_reviews_csv(
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         .option("ignoreLeadingWhiteSpace", False)
         .option("ignoreTrailingWhiteSpace", False)
-        .csv(source)
+        .option("maxCharsPerColumn", MAX_FIELD_CHARS)
+        .option("maxColumns", MAX_FIELDS)
+        .options(**literal_read_options(location))
     )
+    with source_read_errors(source):  # the file may be gone since inspect_source
+        parsed = reader.csv(location)
     present = [F.col(name) for name in RAW_COLUMNS if name in mapping.positions]
     absent = [
         F.lit(None).cast("string").alias(name)
@@ -175,3 +287,85 @@ def read_reviews_csv(
     if partitions > 1:
         numbered = numbered.repartition(partitions, F.col(ROW_NUMBER))
     return numbered.select(*RAW_COLUMNS, CORRUPT_RECORD, ROW_NUMBER)
+
+
+@contextmanager
+def source_read_errors(source: str) -> Iterator[None]:
+    """Turn Spark failing to read ``source`` into a one-line error naming the file.
+
+    Spark reads lazily: wrap every action over a DataFrame of :func:`read_reviews_csv` (the
+    pipeline wraps a whole batch). Translated, with the Java trace dropped:
+
+    - the file is gone (deleted or replaced since the run started):
+      :class:`~reviews_etl.errors.SourceNotFoundError`;
+    - a field over :data:`MAX_FIELD_CHARS` characters, a record over :data:`MAX_FIELDS`
+      fields, damaged compressed data: :class:`~reviews_etl.errors.UnreadableSourceError`.
+
+    Anything else propagates unchanged.
+    """
+    try:
+        yield
+    except ReviewsEtlError:
+        raise
+    except Exception as exc:
+        translated = read_error_for(source, exc)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def read_error_for(source: str, exc: BaseException) -> ReviewsEtlError | None:
+    """The error :func:`source_read_errors` raises for ``exc``, or None if it is not one."""
+    text = "\n".join(_java_messages(exc))
+    if "TextParsingException" in text:
+        if "exceeds the maximum number of characters" in text:
+            return UnreadableSourceError(
+                source,
+                f"a field longer than {MAX_FIELD_CHARS:,} characters (the reader's limit): "
+                "the file is refused",
+            )
+        if "ArrayIndexOutOfBounds" in text or "exceeded limit" in text:
+            return UnreadableSourceError(
+                source,
+                f"a record of more than {MAX_FIELDS:,} fields (the reader's limit): "
+                "the file is refused",
+            )
+    if any(marker in text for marker in _COMPRESSED_DAMAGE):
+        return UnreadableSourceError(source, "damaged or truncated compressed data")
+    location = absolute_local(source).split("://", 1)[-1].removeprefix("file:")
+    if location in text and any(marker in text for marker in _NOT_FOUND):
+        return SourceNotFoundError(
+            source, "no longer exists: deleted or replaced after the run started"
+        )
+    return None
+
+
+_NOT_FOUND = (
+    "FileNotFoundException",
+    "PATH_NOT_FOUND",
+    "FILE_NOT_EXIST",
+    "does not exist",
+    "No such file or directory",
+)
+_COMPRESSED_DAMAGE = (
+    "Unexpected end of input stream",
+    "Not in GZIP format",
+    "invalid block type",
+    "invalid stored block lengths",
+    "incorrect header check",
+)
+
+
+def _java_messages(exc: BaseException) -> list[str]:
+    """The Python message of ``exc`` and the messages of its Java exception and causes."""
+    messages = [str(exc)]
+    throwable = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
+    for _ in range(20):
+        if throwable is None:
+            break
+        try:
+            messages.append(str(throwable.toString()))
+            throwable = throwable.getCause()
+        except Exception:  # a py4j failure: keep what was read
+            break
+    return messages

@@ -35,6 +35,11 @@ def absolute_local(path: str) -> str:
     return path if "://" in path or path.lower().startswith("file:") else os.path.abspath(path)
 
 
+def is_local(path: str) -> bool:
+    """Whether ``path`` names a local file (no scheme, or ``file:``)."""
+    return "://" not in path or path.lower().startswith("file:")
+
+
 def join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
 
@@ -46,19 +51,54 @@ class FileInfo:
     size: int
 
 
+# Spark's reader options (applied to the Hadoop configuration of that read only) that make it
+# take a path literally, as HadoopFS does: see :func:`literal_read_options`.
+_NO_GLOB = {"__globPaths__": "false"}
+_RAW_LOCAL = {
+    "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "fs.file.impl.disable.cache": "true",
+}
+
+
+def literal_read_options(path: str) -> dict[str, str]:
+    """Options for ``spark.read`` so that ``path`` names exactly one file, whatever its name.
+
+    - No globbing: Spark expands ``[ ] { } * ? \\`` in a path by listing its folder (and a
+      sibling whose name holds a ``:`` then breaks the listing with a URISyntaxException).
+      ``__globPaths__`` is the switch Spark's own file streams use; it is read by
+      ``DataSource`` in Spark 3.1 to 4.1 (tests/test_hostile_inputs.py fails if it stops
+      working).
+    - Local files without the checksum layer: Hadoop's ``LocalFileSystem`` opens
+      ``.<name>.crc`` beside a file, a path that cannot be built when the name holds a ``:``.
+      The raw file system reads the same bytes; a source CSV has no ``.crc`` file anyway.
+    """
+    return {**_NO_GLOB, **(_RAW_LOCAL if is_local(path) else {})}
+
+
 class HadoopFS:
-    """A thin wrapper over the JVM ``FileSystem`` of the session's Hadoop configuration."""
+    """A thin wrapper over the JVM ``FileSystem`` of the session's Hadoop configuration.
+
+    Paths are taken literally (no glob patterns) and may hold any character but ``/`` in a
+    name, ``:`` included; relative local paths are made absolute in Python's working folder.
+    """
 
     def __init__(self, spark: SparkSession) -> None:
         self._jvm: Any = spark.sparkContext._jvm
         self._conf: Any = spark.sparkContext._jsc.hadoopConfiguration()
 
-    def _resolve(self, path: str) -> tuple[Any, Any]:
-        jpath = self._jvm.org.apache.hadoop.fs.Path(path)
-        return jpath.getFileSystem(self._conf), jpath
+    def _resolve(self, path: str, *, raw: bool = False) -> tuple[Any, Any]:
+        """The file system and Hadoop ``Path`` of ``path``; with ``raw``, a local file system
+        without its checksum layer (for reading: see :func:`literal_read_options`)."""
+        jpath = self._jvm.org.apache.hadoop.fs.Path(absolute_local(path))
+        fs = jpath.getFileSystem(self._conf)
+        if raw and self._jvm.java.lang.Class.forName(
+            "org.apache.hadoop.fs.ChecksumFileSystem"
+        ).isInstance(fs):
+            fs = fs.getRawFileSystem()
+        return fs, jpath
 
     def info(self, path: str) -> FileInfo:
-        fs, jpath = self._resolve(path)
+        fs, jpath = self._resolve(path, raw=True)
         if not fs.exists(jpath):
             return FileInfo(exists=False, is_file=False, size=0)
         status = fs.getFileStatus(jpath)
@@ -75,21 +115,37 @@ class HadoopFS:
             if status.isDirectory()
         )
 
-    def read_head(self, path: str, max_bytes: int) -> bytes:
-        """Up to ``max_bytes`` from the start of a file (enough for its header row)."""
-        fs, jpath = self._resolve(path)
+    def compression(self, path: str) -> str | None:
+        """The compression Hadoop (and so Spark's reader) infers from the file name's extension
+        (``gzip`` for ``.gz``, ``bzip2``, ``deflate``, ...), or None for plain text."""
+        codec = self._codec(path)
+        return None if codec is None else _codec_name(codec)
+
+    def _codec(self, path: str) -> Any:
+        factory = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self._conf)
+        return factory.getCodec(self._jvm.org.apache.hadoop.fs.Path(absolute_local(path)))
+
+    def read_head(self, path: str, max_bytes: int, *, decompress: bool = False) -> bytes:
+        """Up to ``max_bytes`` from the start of a file (enough for its header row); with
+        ``decompress``, of its text as Spark's reader decompresses it (by extension)."""
+        fs, jpath = self._resolve(path, raw=True)
         stream = fs.open(jpath)
         try:
-            chunks: list[bytes] = []
-            remaining = max_bytes
-            while remaining > 0:
-                # readNBytes on java.io.InputStream; py4j hands back Python bytes.
-                chunk = bytes(stream.readNBytes(min(remaining, 65536)))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
-            return b"".join(chunks)
+            codec = self._codec(path) if decompress else None
+            if codec is not None:
+                stream = codec.createInputStream(stream)
+            return _read_up_to(stream, max_bytes)
+        finally:
+            stream.close()
+
+    def read_tail(self, path: str, max_bytes: int) -> bytes:
+        """The last ``max_bytes`` (or fewer) bytes of a file, as stored."""
+        fs, jpath = self._resolve(path, raw=True)
+        size = int(fs.getFileStatus(jpath).getLen())
+        stream = fs.open(jpath)
+        try:
+            stream.seek(max(0, size - max_bytes))
+            return _read_up_to(stream, max_bytes)
         finally:
             stream.close()
 
@@ -106,3 +162,22 @@ class HadoopFS:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
+
+
+def _read_up_to(stream: Any, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = max_bytes
+    while remaining > 0:
+        # readNBytes on java.io.InputStream; py4j hands back Python bytes.
+        chunk = bytes(stream.readNBytes(min(remaining, 65536)))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _codec_name(codec: Any) -> str:
+    """``GzipCodec`` -> ``gzip``, ``BZip2Codec`` -> ``bzip2``, ..."""
+    name = str(codec.getClass().getSimpleName())
+    return name.removesuffix("Codec").lower()

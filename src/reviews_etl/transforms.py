@@ -46,8 +46,18 @@ CLEAN_PREFIX = "clean_"
 # "4", " 4 ", "04", "4.0", "4.00" are the whole number 4; "4.5", "0", "6", "five" are not.
 _RATING_PATTERN = r"^0*([1-5])(\.0+)?$"
 _DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-# Java's \s: what "trimmed" means for every field.
-_WHITESPACE = " \t\n\r\f\u000b"
+# What "trimmed" means for every field: every character Python's str.strip() removes, i.e.
+# all Unicode whitespace (Java's \s is only the first six). Listed literally; a test compares
+# it with ``c.isspace()`` over all code points.
+_WHITESPACE = (
+    "\t\n\u000b\u000c\r"  # tab, line feed, vertical tab, form feed, carriage return
+    "\u001c\u001d\u001e\u001f"  # file, group, record and unit separators
+    " \u0085\u00a0"  # space, next line, no-break space
+    "\u1680"  # ogham space mark
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"  # en quad..hair space
+    "\u2028\u2029"  # line and paragraph separators
+    "\u202f\u205f\u3000"  # narrow no-break, medium mathematical and ideographic spaces
+)
 # Working columns of validate_reviews; dropped by its final projection.
 _TRIMMED = "_trimmed_"
 _RATING_VALUE, _YEAR, _MONTH, _DAY, _DATE_VALUE = "_rating", "_year", "_month", "_day", "_date"
@@ -64,7 +74,12 @@ def _trimmed(name: str) -> Column:
 
 
 def trim_whitespace(column: Column) -> Column:
-    """Trim every kind of whitespace at both ends (``F.trim`` removes only spaces)."""
+    """Trim all Unicode whitespace at both ends, as Python's ``str.strip()``.
+
+    ``btrim`` compares whole characters, multi-byte ones included, and stops at the first
+    character not in the set: linear, unlike a regular expression anchored at the end
+    (quadratic on a long run of inner whitespace). ``F.trim`` removes only spaces.
+    """
     return F.btrim(column, F.lit(_WHITESPACE))
 
 
