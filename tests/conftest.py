@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import botocore.endpoint
 import pytest
 from pyspark.sql import SparkSession
 
@@ -41,6 +43,23 @@ def spark(spark_context_session: SparkSession) -> SparkSession:
     timeParserPolicy EXCEPTION on 3.5): whatever the pipeline needs, it must set itself, and
     one test's settings never leak into the next."""
     return spark_context_session.newSession()
+
+
+@dataclass
+class RecordedSleeps:
+    """Stands in for ``botocore.endpoint.time``: records botocore's retry delays, never sleeps."""
+
+    delays: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordedSleeps:
+    recorded = RecordedSleeps()
+    monkeypatch.setattr(botocore.endpoint, "time", recorded)
+    return recorded
 
 
 @pytest.fixture

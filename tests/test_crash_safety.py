@@ -14,17 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from outputs import outputs
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.sample import write_sample_file
 
-LINEAGE = {"run_id", "ingested_at"}
-OUTPUTS = (
-    "processed-data",
-    "rejected",
-    "Athena Results/daily_review_counts",
-    "Athena Results/top_5_customers",
-    "Athena Results/rating_distribution",
-)
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 # (event logged by the run, which occurrence, seconds to wait before the kill): the stage
 # events come once per batch for clean and the writes, so the 2nd falls in the second batch.
@@ -37,22 +30,6 @@ KILL_POINTS = {
     "write_analyses": ("stage_started", "write_analyses", 1, 0.1),
     "manifest": ("manifest_writing", None, 1, 0.0),
 }
-
-
-def outputs(root: Path) -> dict[str, list[str]]:
-    """Every output as a sorted multiset of rows (lineage columns left out), read with
-    pyarrow, which, unlike Spark, reads every Parquet file it is given."""
-    found = {}
-    for name in OUTPUTS:
-        rows = []
-        for file in sorted((root / name).rglob("*.parquet")):
-            if any(part.startswith(("_", ".")) for part in file.relative_to(root / name).parts):
-                continue  # what Spark and Athena skip too: _temporary/, hidden files
-            table = pq.read_table(file)
-            keep = [c for c in table.column_names if c not in LINEAGE]
-            rows += [repr(sorted(r.items())) for r in table.select(keep).to_pylist()]
-        found[name] = sorted(rows)
-    return found
 
 
 def temporary_leftovers(root: Path) -> list[Path]:

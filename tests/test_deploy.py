@@ -27,6 +27,7 @@ import yaml
 from botocore.stub import Stubber
 
 import reviews_etl.deploy
+from awsserver import AWS_ENV_VARS
 from reviews_etl import cli
 from reviews_etl.deploy import aws, buckets, cloudformation, deploy, destroy, packaging
 from reviews_etl.deploy import stack as stack_module
@@ -69,20 +70,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def _isolate_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_ROLE_ARN",
-    ):
+    for var in AWS_ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))

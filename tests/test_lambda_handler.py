@@ -11,17 +11,17 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
-import botocore.endpoint
 import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
 
+from conftest import RecordedSleeps
 from reviews_etl.errors import ConfigError, JobStartError
 from reviews_etl.logs import get_logger
 from reviews_etl.sources import read_source_manifest
@@ -75,23 +75,6 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
-
-
-@dataclass
-class RecordedSleeps:
-    """Stands in for ``botocore.endpoint.time``: records the retry delays, never sleeps."""
-
-    delays: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordedSleeps:
-    recorded = RecordedSleeps()
-    monkeypatch.setattr(botocore.endpoint, "time", recorded)
-    return recorded
 
 
 @pytest.fixture

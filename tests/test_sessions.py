@@ -7,20 +7,13 @@ import itertools
 from pathlib import Path
 
 from conftest import CLASS_REVIEWS
+from outputs import outputs
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.manifest import format_summary
 from reviews_etl.session import apply_pipeline_settings, default_driver_memory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample_reviews.csv"
-LINEAGE = {"run_id", "ingested_at"}
-OUTPUTS = (
-    "processed-data",
-    "rejected",
-    "Athena Results/daily_review_counts",
-    "Athena Results/top_5_customers",
-    "Athena Results/rating_distribution",
-)
 
 
 def test_apply_pipeline_settings_sets_what_the_pipeline_relies_on(spark) -> None:
@@ -41,15 +34,6 @@ def test_apply_pipeline_settings_sets_what_the_pipeline_relies_on(spark) -> None
     assert {key: spark.conf.get(key) for key in expected} == expected
 
 
-def outputs(spark, root: Path) -> dict[str, list[str]]:
-    found = {}
-    for name in OUTPUTS:
-        df = spark.read.parquet(str(root / name))
-        df = df.select(*(c for c in df.columns if c not in LINEAGE))
-        found[name] = sorted(repr(tuple(row)) for row in df.collect())
-    return found
-
-
 def test_outputs_do_not_depend_on_the_sessions_ansi_mode_or_parser_policy(spark, tmp_path) -> None:
     results = {}
     combinations = itertools.product(("true", "false"), ("CORRECTED", "EXCEPTION", "LEGACY"))
@@ -60,7 +44,7 @@ def test_outputs_do_not_depend_on_the_sessions_ansi_mode_or_parser_policy(spark,
         out = tmp_path / f"{ansi}-{policy}"
         config = PipelineConfig(sources=[str(CLASS_REVIEWS), str(SAMPLE)], output_root=str(out))
         run_pipeline(session, config)
-        results[(ansi, policy)] = outputs(spark, out)
+        results[(ansi, policy)] = outputs(out)
     first = next(iter(results.values()))
     assert all(len(rows) > 0 for rows in first.values())
     for combination, found in results.items():

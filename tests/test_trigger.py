@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError, ConnectTimeoutError
 from moto import mock_aws
 
+from conftest import RecordedSleeps
 from reviews_etl.errors import ConfigError, JobStartError, ReviewsEtlError
 from reviews_etl.sources import manifest_key, read_source_manifest
 from reviews_etl.trigger import (
@@ -549,23 +549,6 @@ class FakeGlue:
     @property
     def calls(self) -> int:
         return len(self.requests)
-
-
-@dataclass
-class RecordedSleeps:
-    """Stands in for ``botocore.endpoint.time``: records the delays, never sleeps."""
-
-    delays: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordedSleeps:
-    recorded = RecordedSleeps()
-    monkeypatch.setattr(botocore.endpoint, "time", recorded)
-    return recorded
 
 
 def fake_client(
