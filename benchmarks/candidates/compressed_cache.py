@@ -24,10 +24,10 @@ def keep_session_compression(spark: SparkSession) -> Iterator[None]:
 
 
 def main() -> int:
-    import reviews_etl.pipeline
+    import reviews_etl.execution
     from reviews_etl.cli import main as cli_main
 
-    reviews_etl.pipeline._uncompressed_caching = keep_session_compression  # type: ignore[attr-defined]
+    reviews_etl.execution.uncompressed_caching = keep_session_compression  # type: ignore[assignment]
     return cli_main()
 
 

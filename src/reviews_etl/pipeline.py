@@ -5,13 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 
 from reviews_etl._version import __version__
 from reviews_etl.analyses import (
@@ -26,17 +23,22 @@ from reviews_etl.columns import (
     INGESTED_AT,
     PRODUCT_ID,
     RATING,
-    REJECT_REASON,
-    REJECT_REASONS,
     REVIEW_DATE,
     REVIEW_ID,
     SOURCE_ID,
 )
 from reviews_etl.config import PipelineConfig
 from reviews_etl.errors import QualityGateError, ReconciliationError
+from reviews_etl.execution import Counted, cache, complete_batches, write_parquet
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
-from reviews_etl.reader import HeaderMapping, inspect_source, partitions_for, read_reviews_csv
+from reviews_etl.reader import (
+    HeaderMapping,
+    inspect_source,
+    partitions_for,
+    read_reviews_csv,
+    source_read_errors,
+)
 from reviews_etl.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.session import apply_pipeline_settings
 from reviews_etl.storage import HadoopFS, absolute_local, join, normalise_path
@@ -60,11 +62,8 @@ DEDUPE_BROADCAST_LIMIT = 1_000_000
 # One curated (and rejected) Parquet file per this many bytes of source CSV: about 25 MB of
 # Parquet per curated file.
 OUTPUT_FILE_SOURCE_BYTES = 64 << 20
-SUCCESS_MARKER = "_SUCCESS"
 # Spark settings the manifest records: where the run ran and with how much driver memory.
 _REPORTED_CONF = ("spark.master", "spark.driver.memory", "spark.executor.memory")
-_CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
-_ROWS = "rows"
 
 
 def source_id_for(source: str) -> str:
@@ -102,78 +101,23 @@ class _Paths:
         self.runs = join(root, layout.runs)
 
 
-class _Counted:
-    """A DataFrame that counts its rows (in total and per reject reason) while an action runs
-    over it: a Spark ``Observation``, so counting costs no pass of its own. The counts come
-    from where the rows are (the parse, each write), never from each other."""
-
-    def __init__(self, df: DataFrame, by_reason: bool = False) -> None:
-        self._observation = Observation()
-        reason = F.col(REJECT_REASON)
-        per_reason = [
-            F.count(F.when(reason == F.lit(r), F.lit(1))).alias(r) for r in REJECT_REASONS
-        ]
-        self.df = df.observe(
-            self._observation, F.count(F.lit(1)).alias(_ROWS), *(per_reason if by_reason else [])
-        )
-
-    @property
-    def rows(self) -> int:
-        """Call after an action over :attr:`df` has run."""
-        return int(self._observation.get[_ROWS])
-
-    @property
-    def by_reason(self) -> dict[str, int]:
-        metrics = self._observation.get
-        return {r: int(metrics[r]) for r in REJECT_REASONS}
-
-
-@contextmanager
-def _uncompressed_caching(spark: SparkSession) -> Iterator[None]:
-    """Cache without Spark's in-memory column compression, for the DataFrames persisted inside.
-
-    The setting is read when ``persist`` is called. Compressing the cached batches (statistics
-    and an encoding per column of every batch) cost more than parsing the CSV: at 5M rows
-    building the labelled cache took 64 s compressed and 36 s uncompressed. The bigger cache
-    spills to disk (``MEMORY_AND_DISK``) rather than fail. The session's own value is restored.
-    """
-    previous = spark.conf.get(_CACHE_COMPRESSION, None)
-    spark.conf.set(_CACHE_COMPRESSION, "false")
-    try:
-        yield
-    finally:
-        if previous is None:
-            spark.conf.unset(_CACHE_COMPRESSION)
-        else:
-            spark.conf.set(_CACHE_COMPRESSION, previous)
-
-
-def _cache(df: DataFrame) -> DataFrame:
-    with _uncompressed_caching(df.sparkSession):
-        return df.persist(StorageLevel.MEMORY_AND_DISK)
-
-
 def _validate_batch(raw: DataFrame, cached: list[DataFrame]) -> DataFrame:
     """:func:`validate_reviews` for the pipeline: rules 1-8 labelled once and cached in their
     compact form (the dedupe, the count and both writes reuse them), rule 9 by a broadcast of
     the duplicated ids unless they are too many. Appends what it caches to ``cached``, for
     the caller to release.
     """
-    compact = _cache(raw.transform(rule_labels))
+    compact = cache(raw.transform(rule_labels))
     cached.append(compact)
     labelled = compact.transform(add_normalised_text)
-    duplicates = _cache(duplicate_review_ids(labelled))
+    duplicates = cache(duplicate_review_ids(labelled))
     cached.append(duplicates)
     if duplicates.count() <= DEDUPE_BROADCAST_LIMIT:
         # Recomputed by each action over the cache: a join with a small broadcast set.
         return mark_duplicate_review_ids(labelled, duplicates)
-    validated = _cache(mark_duplicate_review_ids(labelled))
+    validated = cache(mark_duplicate_review_ids(labelled))
     cached.append(validated)
     return validated
-
-
-def _write_parquet(df: DataFrame, path: str) -> None:
-    df.write.mode("overwrite").parquet(path)
 
 
 def _process_batch(
@@ -189,42 +133,50 @@ def _process_batch(
 
     cached: list[DataFrame] = []
     try:
-        with watch.stage("clean"):
-            parsed = _Counted(read_reviews_csv(spark, source, header))
-            validated = _validate_batch(parsed.df, cached)
-        # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
-        files = partitions_for(
-            header.source_bytes or 0,
-            spark.sparkContext.defaultParallelism,
-            partition_bytes=OUTPUT_FILE_SOURCE_BYTES,
-        )
-        with watch.stage("write_rejected"):
-            quarantined = _Counted(
-                validated.transform(quarantine_reviews).transform(lineage).transform(to_quarantine),
-                by_reason=True,
+        # Spark reads lazily: a source that vanishes or overflows a limit mid-read fails here.
+        with source_read_errors(source):
+            with watch.stage("clean"):
+                parsed = Counted(read_reviews_csv(spark, source, header))
+                validated = _validate_batch(parsed.df, cached)
+            # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
+            files = partitions_for(
+                header.source_bytes or 0,
+                spark.sparkContext.defaultParallelism,
+                partition_bytes=OUTPUT_FILE_SOURCE_BYTES,
             )
-            _write_parquet(quarantined.df.coalesce(files), rejected_path)
-        # Rows read come from the parse (observed while the labelled cache was built).
-        rows_read, rows_rejected, by_reason = parsed.rows, quarantined.rows, quarantined.by_reason
-        share = rows_rejected / rows_read if rows_read else 0.0
-        gate_failed = share > config.max_reject_ratio
-        # A batch over the gate publishes nothing: its accepted rows are those not rejected.
-        rows_accepted = rows_read - rows_rejected
-        if not gate_failed:
-            with watch.stage("write_curated"):
-                curated = _Counted(
-                    validated.transform(clean_reviews).transform(lineage).transform(to_curated)
+            with watch.stage("write_rejected"):
+                quarantined = Counted(
+                    validated.transform(quarantine_reviews)
+                    .transform(lineage)
+                    .transform(to_quarantine),
+                    by_reason=True,
                 )
-                _write_parquet(curated.df.coalesce(files), curated_path)
-            rows_accepted = curated.rows
-            _reconcile(
-                spark,
-                source,
-                curated_path,
-                read=rows_read,
-                accepted=rows_accepted,
-                rejected=rows_rejected,
+                write_parquet(quarantined.df.coalesce(files), rejected_path)
+            # Rows read come from the parse (observed while the labelled cache was built).
+            rows_read, rows_rejected, by_reason = (
+                parsed.rows,
+                quarantined.rows,
+                quarantined.by_reason,
             )
+            share = rows_rejected / rows_read if rows_read else 0.0
+            gate_failed = share > config.max_reject_ratio
+            # A batch over the gate publishes nothing: its accepted rows are those not rejected.
+            rows_accepted = rows_read - rows_rejected
+            if not gate_failed:
+                with watch.stage("write_curated"):
+                    curated = Counted(
+                        validated.transform(clean_reviews).transform(lineage).transform(to_curated)
+                    )
+                    write_parquet(curated.df.coalesce(files), curated_path)
+                rows_accepted = curated.rows
+                _reconcile(
+                    spark,
+                    source,
+                    curated_path,
+                    read=rows_read,
+                    accepted=rows_accepted,
+                    rejected=rows_rejected,
+                )
     finally:
         for df in cached:
             df.unpersist()
@@ -283,18 +235,10 @@ def _register_partitions(
     return dict(changes)
 
 
-def complete_batches(spark: SparkSession, curated_root: str) -> list[str]:
-    """The ``source_id=`` folders whose write was committed (Spark's ``_SUCCESS`` marker,
-    which :func:`~reviews_etl.session.apply_pipeline_settings` keeps on): a folder left
-    half-written by a run that was killed is never read, until its source is processed
-    again."""
-    fs = HadoopFS(spark)
-    folders = [
-        join(curated_root, name)
-        for name in fs.list_dirs(curated_root)
-        if name.startswith(f"{SOURCE_ID}=")
-    ]
-    return [folder for folder in folders if fs.info(join(folder, SUCCESS_MARKER)).exists]
+def _stage_started(run_id: str, stage: str, on_stage: Callable[[str], object] | None) -> None:
+    log_event(logger, "stage_started", run_id=run_id, stage=stage)
+    if on_stage is not None:
+        on_stage(stage)
 
 
 def _publish_analyses(
@@ -312,7 +256,7 @@ def _publish_analyses(
         # Rule 9 already left one row per review_id within a batch: with a single batch the
         # newest-batch dedupe (a sort of every curated row) would change nothing.
         single = curated.select(REVIEW_ID, PRODUCT_ID, CUSTOMER_ID, RATING, REVIEW_DATE)
-        latest = _cache(single if len(batches) == 1 else latest_per_review_id(curated))
+        latest = cache(single if len(batches) == 1 else latest_per_review_id(curated))
         analyses = {
             "daily_review_counts": (latest.transform(daily_review_counts), paths.daily),
             "top_customers": (
@@ -321,12 +265,12 @@ def _publish_analyses(
             ),
             "rating_distribution": (latest.transform(rating_distribution), paths.ratings),
         }
-        materialised = {name: (_cache(df), path) for name, (df, path) in analyses.items()}
+        materialised = {name: (cache(df), path) for name, (df, path) in analyses.items()}
         counts = {name: df.count() for name, (df, _) in materialised.items()}
     try:
         with watch.stage("write_analyses"):
             for df, path in materialised.values():
-                _write_parquet(df.coalesce(config.analysis_files), path)
+                write_parquet(df.coalesce(config.analysis_files), path)
     finally:
         for df, _ in materialised.values():
             df.unpersist()
@@ -334,7 +278,12 @@ def _publish_analyses(
     return counts
 
 
-def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
+def run_pipeline(
+    spark: SparkSession,
+    config: PipelineConfig,
+    *,
+    on_stage: Callable[[str], object] | None = None,
+) -> RunResult:
     """Process every source of ``config`` as one batch, in order, then refresh the analyses.
 
     Raises a :class:`~reviews_etl.errors.SourceError` before anything is written when a
@@ -352,9 +301,7 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig) -> RunResult:
         started_at=started_at,
         paths=_Paths(config),
         registrar=PartitionRegistrar(config.catalog_database) if config.catalog_database else None,
-        watch=Stopwatch(
-            on_start=lambda stage: log_event(logger, "stage_started", run_id=run_id, stage=stage)
-        ),
+        watch=Stopwatch(on_start=lambda stage: _stage_started(run_id, stage, on_stage)),
         versions={
             "reviews_etl": __version__,
             "spark": spark.version,
