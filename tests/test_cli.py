@@ -36,6 +36,7 @@ COMMANDS = (
     "deploy",
     "destroy",
     "replay-failures",
+    "report",
 )
 # The table as users read it; written here, not imported from the code under test.
 EXIT_TABLE = (

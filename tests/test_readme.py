@@ -10,24 +10,18 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
+from docs_blocks import code_blocks, run_python_blocks
 from reviews_etl.cli import build_parser
 from reviews_etl.sample import write_sample
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
-
-
 def test_readme_python_snippets_run(spark, tmp_path, monkeypatch) -> None:
     (tmp_path / "data").symlink_to(REPO_ROOT / "data")
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {}
-    blocks = python_blocks()
-    assert len(blocks) == 3
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+    assert len(code_blocks(README, "python")) == 3
+    run_python_blocks(REPO_ROOT / "README.md")
     assert (tmp_path / "out" / "notebook" / "_runs").is_dir()
 
 
@@ -42,6 +36,7 @@ def test_every_documented_command_has_help() -> None:
         "destroy",
         "register-partitions",
         "replay-failures",
+        "report",
     }
     parser = build_parser()
     for command in sorted(documented):

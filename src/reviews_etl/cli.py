@@ -33,11 +33,14 @@ from reviews_etl.errors import (
 )
 from reviews_etl.logs import get_logger
 from reviews_etl.manifest import format_summary
+from reviews_etl.report import write_report
 from reviews_etl.sample import DEFAULT_DIRTY_SHARE, write_sample_file
 from reviews_etl.sources import read_source_manifest
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from reviews_etl.progress import StageProgress
 
 PROG = "reviews-etl"
 Handler = Callable[[argparse.Namespace], int]
@@ -190,7 +193,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from reviews_etl.pipeline import run_pipeline  # pyspark is there: start_spark checked
 
     try:
-        result = run_pipeline(spark, config)
+        with _progress(spark, args) as progress:
+            result = run_pipeline(spark, config, on_stage=progress.stage)
     except QualityGateError as exc:
         # The failed manifest was written; show it before the one-line reason.
         if exc.result is not None:
@@ -200,6 +204,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _stop(spark, args.stop_spark)
     print(result.model_dump_json(indent=2) if args.json else format_summary(result))
     return 0
+
+
+def _progress(spark: SparkSession, args: argparse.Namespace) -> StageProgress:
+    """Live stage lines on a terminal, unless --quiet, or --verbose's JSON lines are on."""
+    from reviews_etl.progress import StageProgress
+
+    return StageProgress(spark, wanted=not (args.quiet or args.verbose))
 
 
 def _stop(spark: SparkSession, wanted: bool) -> None:
@@ -216,7 +227,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     spark = start_spark(args.master, args.driver_memory)
     from reviews_etl.watch import FolderWatcher, LocalLauncher  # pyspark is there
 
-    launcher = LocalLauncher(spark, args.top_n, args.max_reject_ratio)
+    progress = _progress(spark, args)
+    launcher = LocalLauncher(spark, args.top_n, args.max_reject_ratio, on_stage=progress.stage)
     try:
         watcher = FolderWatcher(
             args.landing_dir,
@@ -235,7 +247,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        watcher.run(interval=args.interval, once=args.once)
+        with progress:
+            watcher.run(interval=args.interval, once=args.once)
     except KeyboardInterrupt:
         print("stopped", flush=True)
     finally:
@@ -247,6 +260,12 @@ def _cmd_register_partitions(args: argparse.Namespace) -> int:
     for table, changes in register_existing(args.catalog_database, args.output).items():
         counts = ", ".join(f"{changes[c]} {c}" for c in ("created", "updated", "unchanged"))
         print(f"{args.catalog_database}.{table}: {counts}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    path = write_report(args.output_dir, args.out)
+    print(f"wrote the report of {args.output_dir} to {path}")
     return 0
 
 
@@ -412,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log one JSON line per decision to stderr"
     )
     common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no live progress lines (they are drawn only on a terminal, on stderr)",
+    )
+    common.add_argument(
         "--no-stop-spark",
         dest="stop_spark",
         action="store_false",
@@ -526,6 +551,25 @@ def build_parser() -> argparse.ArgumentParser:
     partitions.add_argument("--output", required=True, metavar="DIR", help="output root")
     partitions.add_argument("--catalog-database", required=True, metavar="NAME")
     partitions.set_defaults(func=_cmd_register_partitions)
+
+    report = _command(
+        commands,
+        "report",
+        help="write a self-contained HTML report of an output root (opens offline)",
+        description="Write one HTML file that opens offline: reviews per day and per top "
+        "product, top customers, the rating distribution, rejects by reason per source file, "
+        "the run history from _runs/ (rows, seconds per stage, failed runs highlighted) and "
+        "data freshness. Reads the outputs with pyarrow, no Spark. Needs the extra: "
+        'pip install "reviews-etl[report]". See docs/report.md.',
+    )
+    report.add_argument("output_dir", metavar="OUTPUT_DIR", help="output root folder or URI")
+    report.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="HTML file to write, path or URI (default: OUTPUT_DIR/reports/latest.html)",
+    )
+    report.set_defaults(func=_cmd_report)
 
     _add_deploy_parsers(commands)
     return parser

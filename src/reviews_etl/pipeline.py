@@ -39,6 +39,7 @@ from reviews_etl.reader import (
     read_reviews_csv,
     source_read_errors,
 )
+from reviews_etl.report import write_run_report
 from reviews_etl.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.session import apply_pipeline_settings
 from reviews_etl.storage import HadoopFS, absolute_local, join, normalise_path
@@ -377,6 +378,8 @@ def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) ->
         if error is None:
             raise
         log_event(logger, "manifest_write_failed", run_id=run_id, error=str(exc))
+    # reports/<run_id>.html beside the manifest; never fails the run (one warning line).
+    write_run_report(config.output_root, run_id, config.layout)
     log_event(logger, "run_finished", run_id=run_id, status=result.status, error=error)
     return result
 

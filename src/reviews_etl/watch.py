@@ -62,10 +62,17 @@ class LocalLauncher:
     """A :class:`~reviews_etl.trigger.JobLauncher` that runs the pipeline in this process, over
     all the sources of a run in order."""
 
-    def __init__(self, spark: SparkSession, top_n: int, max_reject_ratio: float) -> None:
+    def __init__(
+        self,
+        spark: SparkSession,
+        top_n: int,
+        max_reject_ratio: float,
+        on_stage: Callable[[str], object] | None = None,
+    ) -> None:
         self.spark = spark
         self.top_n = top_n
         self.max_reject_ratio = max_reject_ratio
+        self.on_stage = on_stage
         self.last_result: RunResult | None = None
 
     def start(self, sources: list[str], arguments: dict[str, str]) -> str:
@@ -76,7 +83,7 @@ class LocalLauncher:
             top_n=self.top_n,
             max_reject_ratio=self.max_reject_ratio,
         )
-        self.last_result = run_pipeline(self.spark, config)
+        self.last_result = run_pipeline(self.spark, config, on_stage=self.on_stage)
         return self.last_result.run_id
 
 
