@@ -1,68 +1,19 @@
-"""The ``reviews-etl`` command: every subcommand's arguments, and one table from error type to
-exit code. Parses and delegates; the logic lives in the library. Spark is imported only by
-the subcommands that run it (``run``, ``watch``)."""
+"""Every subcommand's arguments (argparse); each parser names its handler in commands."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import re
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import botocore.exceptions
 
 from reviews_etl import deploy as deploy_package
 from reviews_etl._version import __version__
-from reviews_etl.catalog import register_existing
+from reviews_etl.cli import commands as handlers
+from reviews_etl.cli.exits import EXIT_CODES_HELP, PROG
 from reviews_etl.config import (
     DEFAULT_MAX_REJECT_RATIO,
     DEFAULT_TOP_N,
-    PipelineConfig,
 )
-from reviews_etl.deploy.packaging import format_size
-from reviews_etl.deploy.replay import replay_failures
-from reviews_etl.errors import (
-    ConfigError,
-    EnvironmentSetupError,
-    QualityGateError,
-    ReviewsEtlError,
-)
-from reviews_etl.logs import get_logger
-from reviews_etl.manifest import format_summary
-from reviews_etl.report import write_report
-from reviews_etl.sample import DEFAULT_DIRTY_SHARE, write_sample_file
-from reviews_etl.sources import read_source_manifest
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-    from reviews_etl.progress import StageProgress
-
-PROG = "reviews-etl"
-Handler = Callable[[argparse.Namespace], int]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-# The first entry an error is an instance of decides the exit code; argparse exits 2 itself.
-EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (ConfigError, EXIT_USAGE),  # includes EnvironmentSetupError (no pyspark, no Java)
-    (ReviewsEtlError, EXIT_FAILED),  # a refused file, the quality gate, a failed deploy
-    (botocore.exceptions.BotoCoreError, EXIT_FAILED),
-    (botocore.exceptions.ClientError, EXIT_FAILED),
-    (KeyboardInterrupt, EXIT_INTERRUPTED),
-)
-EXIT_CODES_HELP = """exit codes:
-  0    succeeded
-  1    the data or the run failed: a refused file, a quality-gate failure, a failed
-       package or deploy, an AWS error
-  2    usage or configuration error: bad options, invalid settings, pyspark or Java missing
-  130  interrupted (Ctrl-C)"""
+from reviews_etl.sample import DEFAULT_DIRTY_SHARE
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -94,49 +45,6 @@ _DRIVER_MEMORY_HELP = (
 )
 
 
-def _not_from_py4j(record: logging.LogRecord) -> bool:
-    """py4j logs a traceback of its own (on the root logger) when the JVM goes away; the
-    command's one error line says what happened instead."""
-    return f"{os.sep}py4j{os.sep}" not in record.pathname
-
-
-def _spark_error(error: BaseException) -> bool:
-    """An error raised by Spark or its JVM bridge (the JVM died, a Spark job failed). Looked
-    up among the modules already loaded: a command that ran no Spark cannot raise one."""
-    kinds = [
-        getattr(sys.modules.get(module), name, None)
-        for module, name in (("py4j.protocol", "Py4JError"), ("pyspark.errors", "PySparkException"))
-    ]
-    return any(isinstance(kind, type) and isinstance(error, kind) for kind in kinds)
-
-
-def exit_code(error: BaseException) -> int | None:
-    """The exit code for an error the command reports in one line; ``None`` for a bug."""
-    for kind, code in EXIT_CODES:
-        if isinstance(error, kind):
-            return code
-    return EXIT_FAILED if _spark_error(error) else None
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(error, botocore.exceptions.ClientError):
-        detail = error.response.get("Error", {})
-        return f"AWS: {detail.get('Code', '')}: {detail.get('Message', '') or error}"
-    if isinstance(error, botocore.exceptions.BotoCoreError):
-        return f"AWS: {error}"
-    if _spark_error(error):
-        first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-        if type(error).__module__.startswith("py4j"):
-            return (
-                "Spark's JVM stopped or stopped answering (out of memory? try a larger "
-                f"--driver-memory): {type(error).__name__}: {first}"
-            )
-        return f"Spark: {first}"
-    return str(error)
-
-
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -156,169 +64,6 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
-
-
-def start_spark(master: str, driver_memory: str | None) -> SparkSession:
-    """A local SparkSession, with the two set-up problems users hit named plainly."""
-    try:
-        from reviews_etl.session import build_spark_session, default_driver_memory
-    except ImportError as exc:
-        raise EnvironmentSetupError(
-            f"pyspark is not installed: pip install 'reviews-etl[spark]' (import failed: {exc})"
-        ) from exc
-    if driver_memory is None and master.startswith("local"):
-        driver_memory = default_driver_memory()
-    try:
-        return build_spark_session(master=master, driver_memory=driver_memory)
-    except Exception as exc:
-        raise EnvironmentSetupError(
-            "could not start Spark; is Java 17 installed and on PATH (or JAVA_HOME set)? "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from exc
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    config = PipelineConfig.build(
-        sources=[
-            *args.sources,
-            *(read_source_manifest(args.source_manifest) if args.source_manifest else []),
-        ],
-        output_root=args.output,
-        top_n=args.top_n,
-        max_reject_ratio=args.max_reject_ratio,
-        run_id=args.run_id,
-        catalog_database=args.catalog_database,
-    )
-    spark = start_spark(args.master, args.driver_memory)
-    from reviews_etl.pipeline import run_pipeline  # pyspark is there: start_spark checked
-
-    try:
-        with _progress(spark, args) as progress:
-            result = run_pipeline(spark, config, on_stage=progress.stage)
-    except QualityGateError as exc:
-        # The failed manifest was written; show it before the one-line reason.
-        if exc.result is not None:
-            print(format_summary(exc.result))
-        raise
-    finally:
-        _stop(spark, args.stop_spark)
-    print(result.model_dump_json(indent=2) if args.json else format_summary(result))
-    return 0
-
-
-def _progress(spark: SparkSession, args: argparse.Namespace) -> StageProgress:
-    """Live stage lines on a terminal, unless --quiet, or --verbose's JSON lines are on."""
-    from reviews_etl.progress import StageProgress
-
-    return StageProgress(spark, wanted=not (args.quiet or args.verbose))
-
-
-def _stop(spark: SparkSession, wanted: bool) -> None:
-    if not wanted:
-        return
-    try:
-        spark.stop()
-    except Exception:  # a JVM that already died: the run's own error is the one to report
-        logging.getLogger(__name__).debug("stopping Spark failed", exc_info=True)
-
-
-def _cmd_watch(args: argparse.Namespace) -> int:
-    suffixes = tuple(args.suffix or [".csv"])
-    spark = start_spark(args.master, args.driver_memory)
-    from reviews_etl.watch import FolderWatcher, LocalLauncher  # pyspark is there
-
-    progress = _progress(spark, args)
-    launcher = LocalLauncher(spark, args.top_n, args.max_reject_ratio, on_stage=progress.stage)
-    try:
-        watcher = FolderWatcher(
-            args.landing_dir,
-            args.output,
-            launcher,
-            suffixes=suffixes,
-            settle_seconds=args.settle,
-            max_files=args.max_files,
-            report=lambda line: print(line, flush=True),
-        )
-    except (NotADirectoryError, ValueError) as exc:
-        raise ConfigError(str(exc)) from exc
-    print(
-        f"watching {watcher.landing} for {', '.join(suffixes)} files -> {watcher.output_root}"
-        + ("" if args.once else "  (Ctrl-C stops)"),
-        flush=True,
-    )
-    try:
-        with progress:
-            watcher.run(interval=args.interval, once=args.once)
-    except KeyboardInterrupt:
-        print("stopped", flush=True)
-    finally:
-        _stop(spark, args.stop_spark)
-    return 0
-
-
-def _cmd_register_partitions(args: argparse.Namespace) -> int:
-    for table, changes in register_existing(args.catalog_database, args.output).items():
-        counts = ", ".join(f"{changes[c]} {c}" for c in ("created", "updated", "unchanged"))
-        print(f"{args.catalog_database}.{table}: {counts}")
-    return 0
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    path = write_report(args.output_dir, args.out)
-    print(f"wrote the report of {args.output_dir} to {path}")
-    return 0
-
-
-def _cmd_sample(args: argparse.Namespace) -> int:
-    path = write_sample_file(args.output, args.rows, args.seed, args.dirty_share)
-    print(f"wrote {args.rows:,} rows (seed {args.seed}, dirty share {args.dirty_share}) to {path}")
-    return 0
-
-
-def _cmd_package(args: argparse.Namespace) -> int:
-    artifacts = deploy_package.build_artifacts(args.out, args.project_root)
-    print(f"built from {artifacts.source}")
-    for artifact in artifacts:
-        print(f"{artifact.kind:<17} {artifact.path}  {format_size(artifact.size)}")
-    return 0
-
-
-def _parameters(items: list[str]) -> dict[str, str]:
-    """``["Name=value", ...]`` -> ``{"Name": "value"}``."""
-    parameters: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9]+", name.strip()):
-            raise ConfigError(f"--parameter {item!r}: expected NAME=VALUE, e.g. TopN=10")
-        parameters[name.strip()] = value
-    return parameters
-
-
-def _cmd_deploy(args: argparse.Namespace) -> int:
-    deploy_package.deploy(
-        args.stack_name,
-        region=args.region,
-        glue_version=args.glue_version,
-        endpoint_url=args.endpoint_url,
-        project_root=args.project_root,
-        parameters=_parameters(args.parameter),
-    )
-    return 0
-
-
-def _cmd_destroy(args: argparse.Namespace) -> int:
-    deploy_package.destroy(args.stack_name, region=args.region, endpoint_url=args.endpoint_url)
-    return 0
-
-
-def _cmd_replay_failures(args: argparse.Namespace) -> int:
-    replay_failures(
-        args.stack_name,
-        region=args.region,
-        endpoint_url=args.endpoint_url,
-        max_messages=args.max_messages,
-    )
-    return 0
 
 
 def _add_aws_arguments(parser: argparse.ArgumentParser) -> None:
@@ -356,7 +101,7 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     package.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_project_root(package)
-    package.set_defaults(func=_cmd_package)
+    package.set_defaults(func=handlers.cmd_package)
 
     deploy = _command(
         commands,
@@ -383,7 +128,7 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="override a template parameter, e.g. GlueNumberOfWorkers=4 (repeatable)",
     )
     _add_project_root(deploy)
-    deploy.set_defaults(func=_cmd_deploy)
+    deploy.set_defaults(func=handlers.cmd_deploy)
 
     destroy = _command(
         commands,
@@ -393,7 +138,7 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "bucket, delete the stack and the artifacts bucket. Irreversible.",
     )
     _add_aws_arguments(destroy)
-    destroy.set_defaults(func=_cmd_destroy)
+    destroy.set_defaults(func=handlers.cmd_destroy)
 
     replay = _command(
         commands,
@@ -413,7 +158,7 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="N",
         help="handle at most N messages (default: all)",
     )
-    replay.set_defaults(func=_cmd_replay_failures)
+    replay.set_defaults(func=handlers.cmd_replay_failures)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -481,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     run.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=handlers.cmd_run)
 
     watch = _command(
         commands,
@@ -517,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--max-reject-ratio", type=_share, default=DEFAULT_MAX_REJECT_RATIO)
     watch.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     watch.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
-    watch.set_defaults(func=_cmd_watch)
+    watch.set_defaults(func=handlers.cmd_watch)
 
     sample = _command(
         commands,
@@ -536,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DIRTY_SHARE,
         help=f"share of dirty rows (default {DEFAULT_DIRTY_SHARE})",
     )
-    sample.set_defaults(func=_cmd_sample)
+    sample.set_defaults(func=handlers.cmd_sample)
 
     partitions = _command(
         commands,
@@ -550,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     partitions.add_argument("--output", required=True, metavar="DIR", help="output root")
     partitions.add_argument("--catalog-database", required=True, metavar="NAME")
-    partitions.set_defaults(func=_cmd_register_partitions)
+    partitions.set_defaults(func=handlers.cmd_register_partitions)
 
     report = _command(
         commands,
@@ -569,30 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="HTML file to write, path or URI (default: OUTPUT_DIR/reports/latest.html)",
     )
-    report.set_defaults(func=_cmd_report)
+    report.set_defaults(func=handlers.cmd_report)
 
     _add_deploy_parsers(commands)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(format="%(message)s", stream=sys.stderr)
-    for root_handler in logging.getLogger().handlers:
-        root_handler.addFilter(_not_from_py4j)
-    verbose = getattr(args, "verbose", False)
-    get_logger().setLevel(logging.INFO if verbose else logging.WARNING)
-    handler: Handler = args.func
-    try:
-        return handler(args)
-    except (Exception, KeyboardInterrupt) as exc:
-        code = exit_code(exc)
-        if code is None:
-            raise
-        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
-        return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
