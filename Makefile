@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and Java 17:
 #   make demo   - the main job on data/sample_reviews.csv (local Spark, local folders)
-#   make test   - lint, type check and the whole test suite
+#   make test   - lint, import contracts, type check, the docs site and the whole test suite
 # PYSPARK picks the Spark line: 3.5.6 (Glue 5.1 parity, default) or 4.1.1 (Glue 6.0 parity).
 
 PYTHON  ?= python3
