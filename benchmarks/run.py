@@ -1,5 +1,6 @@
-"""The benchmark: one command that generates the input, runs three implementations as separate
-processes, checks that they agree, and reports time, throughput and memory.
+"""The benchmark: one command that generates the input, runs three implementations and the Spark
+floor as separate processes, checks that the implementations agree, and reports time,
+throughput, memory and the ratios behind the issue's targets.
 
     python benchmarks/run.py --rows 1000000 --repeats 3 --json bench-out/results-1m.json
 
@@ -10,13 +11,22 @@ so every reject reason occurs); then, ``--repeats`` times and interleaved, each 
     --json --driver-memory 2g`` (local Spark, driver heap 2 GiB);
 (b) ``duckdb``: ``benchmarks/duckdb_impl.py``, the same contract in DuckDB (2 threads);
 (c) ``seed_style``: ``benchmarks/seed_style_job.py``, the original class script's style;
+(d) ``spark_floor``: ``benchmarks/spark_floor.py``, a reference with no contract: the same
+    Spark, master and driver heap read the CSV (``multiLine``, all strings) and write it once
+    as Parquet, nothing else; ``spark_floor_lines`` (d') is the same with ``multiLine=False``
+    (splittable, but it splits records with quoted newlines: a reference only);
 
 runs as a whole separate process into a fresh output folder: wall time includes interpreter
 and JVM start-up. Memory is the peak RSS of the process tree, Spark's JVM included (see
 ``benchmarks/procmon.py`` for whose memory exactly). Then the outputs are checked (see
 ``benchmarks/compare.py``): (a) and (b) must agree on every count, curated row, quarantined row
-and analysis; (c) on the analyses, where its semantics allow. Finally the trigger's cost is
-measured (``benchmarks/trigger_cost.py``).
+and analysis; (c) on the analyses, where its semantics allow; (d) is never compared (it has no
+contract). Finally the trigger's cost is measured (``benchmarks/trigger_cost.py``).
+
+The input's size is reported in bytes and bytes per row; a generated input is reused by later
+runs only when ``reviews_etl/sample.py`` is unchanged (its hash is kept beside the file).
+
+The burst and history benchmarks are ``benchmarks/burst.py`` and ``benchmarks/history.py``.
 
 Exit status: 0 when every run succeeded and every check agreed, 1 on a disagreement, 2 when a
 run failed. Timings never change the exit status.
@@ -26,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -47,14 +59,28 @@ from reviews_etl.manifest import STAGES
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-IMPLEMENTATIONS = ("pipeline", "duckdb", "seed_style")
-LABELS = {"pipeline": "(a) pipeline", "duckdb": "(b) duckdb", "seed_style": "(c) seed-style"}
+IMPLEMENTATIONS = ("pipeline", "duckdb", "seed_style", "spark_floor", "spark_floor_lines")
+LABELS = {
+    "pipeline": "(a) pipeline",
+    "duckdb": "(b) duckdb",
+    "seed_style": "(c) seed-style",
+    "spark_floor": "(d) Spark floor",
+    "spark_floor_lines": "(d') floor, lines",
+}
+# References with no contract: timed like the others, never compared.
+FLOORS = ("spark_floor", "spark_floor_lines")
 # --variant NAME=SCRIPT: a candidate runner measured and checked like (a), labelled (a') NAME.
 VARIANT_PREFIX = "variant:"
 # The issue's targets, evaluated at every size (they are defined at 5M rows).
-TARGET_SPEEDUP_VS_SEED = 3.0
-TARGET_RATIO_VS_DUCKDB = 4.0
-TARGET_HEAP = "2g"
+TARGET_RATIO_VS_FLOOR = 2.5  # pipeline wall <= 2.5 x the Spark floor's (multiLine)
+TARGET_SPEEDUP_VS_SEED = 3.0  # seed-style wall >= 3 x the pipeline's
+TARGET_RATIO_VS_DUCKDB = 4.0  # pipeline wall <= 4 x DuckDB's
+TARGET_HEAP = "2g"  # driver heap, and no run of the pipeline fails (no OOM)
+# Per-row time "flat from 1M to 20M": over the sizes of one run from PER_ROW_FROM rows up,
+# no size's pipeline us/row exceeds the smallest such size's by more than this factor.
+PER_ROW_FROM = 1_000_000
+TARGET_PER_ROW_GROWTH = 1.10
+OOM_MARKERS = ("OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
 
 
 def _console_script(name: str) -> list[str]:
@@ -94,13 +120,28 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def sample_generator_hash() -> str | None:
+    """Hash of ``reviews_etl/sample.py``: an input written by another generator (e.g. the old
+    short texts) is never reused."""
+    spec = importlib.util.find_spec("reviews_etl.sample")
+    if spec is None or spec.origin is None:
+        return None
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+
+
 def ensure_input(work: Path, rows: int, seed: int) -> dict[str, Any]:
-    """Write the input CSV with ``reviews-etl sample`` (reused when already there)."""
+    """Write the input CSV with ``reviews-etl sample`` (reused when already there, written by
+    the same generator)."""
     path = work / "inputs" / f"reviews-{rows}-seed{seed}.csv"
     meta_path = path.with_suffix(".json")
+    generator = sample_generator_hash()
     if path.exists() and meta_path.exists():
         meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("bytes") == path.stat().st_size and meta.get("rows") == rows:
+        if (
+            meta.get("bytes") == path.stat().st_size
+            and meta.get("rows") == rows
+            and meta.get("generator") == generator
+        ):
             meta["reused"] = True
             return meta
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +154,8 @@ def ensure_input(work: Path, rows: int, seed: int) -> dict[str, Any]:
         "rows": rows,
         "seed": seed,
         "bytes": path.stat().st_size,
+        "bytes_per_row": round(path.stat().st_size / rows, 1) if rows else None,
+        "generator": generator,
         "generate_seconds": round(time.perf_counter() - start, 2),
         "command": " ".join(argv),
     }
@@ -141,6 +184,17 @@ def command_for(impl: str, source: Path, out: Path, args: argparse.Namespace) ->
             "--json",
             "--driver-memory",
             args.driver_memory,
+        ]
+    if impl in FLOORS:
+        return [
+            sys.executable,
+            str(HERE / "spark_floor.py"),
+            str(source),
+            "--output",
+            str(out),
+            "--driver-memory",
+            args.driver_memory,
+            *(["--no-multiline"] if impl == "spark_floor_lines" else []),
         ]
     if impl == "duckdb":
         return [
@@ -212,6 +266,7 @@ def run_once(
     }
     if measured.returncode != 0:
         record["error"] = _tail(measured.stderr)
+        record["oom_suspected"] = _mentions_oom(measured.stderr)
         return record
     if impl in ("pipeline", "duckdb") or impl.startswith(VARIANT_PREFIX):
         manifest = _manifest(out)
@@ -230,12 +285,21 @@ def run_once(
         }
     else:
         try:
-            record["stage_seconds"] = json.loads(measured.stdout.read_text(encoding="utf-8"))[
-                "stage_seconds"
-            ]
+            printed = json.loads(measured.stdout.read_text(encoding="utf-8"))
+            record["stage_seconds"] = printed["stage_seconds"]
+            if "partitions" in printed:
+                record["partitions"] = printed["partitions"]
         except (OSError, ValueError, KeyError):
             record["stage_seconds"] = None
     return record
+
+
+def _mentions_oom(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(marker in text for marker in OOM_MARKERS)
 
 
 def _median(values: Sequence[float]) -> float:
@@ -294,7 +358,11 @@ def bench_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     source_meta = ensure_input(work, rows, args.seed)
     source = Path(source_meta["path"])
     how = "reused" if source_meta["reused"] else f"generated in {source_meta['generate_seconds']} s"
-    print(f"input {source} ({source_meta['bytes'] / 1e6:.1f} MB, {how})", flush=True)
+    print(
+        f"input {source} ({source_meta['bytes'] / 1e6:.1f} MB, "
+        f"{source_meta['bytes'] / rows:.0f} bytes/row, {how})",
+        flush=True,
+    )
     runs: dict[str, list[dict[str, Any]]] = {impl: [] for impl in args.impls}
     outs = {impl: work / "out" / str(rows) / impl for impl in args.impls}
     logs = work / "logs" / str(rows)
@@ -322,7 +390,14 @@ def bench_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     }
     failed = any(r["returncode"] != 0 for impl_runs in runs.values() for r in impl_runs)
     result["failed_runs"] = failed
-    result["checks"] = check_size(rows, runs, outs, failed, args)
+    # A failed floor run fails the benchmark (exit 2) but leaves the contract checks to run.
+    compared_failed = any(
+        r["returncode"] != 0
+        for impl, impl_runs in runs.items()
+        if impl not in FLOORS
+        for r in impl_runs
+    )
+    result["checks"] = check_size(rows, runs, outs, compared_failed, args)
     if "pipeline" in runs:
         result["pipeline_stages"] = pipeline_stages(runs["pipeline"])
     result["variant_stages"] = {
@@ -343,7 +418,12 @@ def check_size(
     failed: bool,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    checks: dict[str, Any] = {"skipped": [], "problems": [], "compared": []}
+    checks: dict[str, Any] = {
+        "skipped": [],
+        "problems": [],
+        "compared": [],
+        "not_compared": [f"{impl}: a reference, no contract" for impl in runs if impl in FLOORS],
+    }
     if failed:
         checks["skipped"].append("a run failed: outputs not compared")
         checks["agree"] = False
@@ -379,12 +459,17 @@ def check_size(
 
 
 def ratios(summaries: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Ratios of median wall times; None where a side is missing."""
+
     def wall(impl: str) -> float | None:
         value = summaries.get(impl, {}).get("wall_median_s")
         return float(value) if value else None
 
     a, b, c = wall("pipeline"), wall("duckdb"), wall("seed_style")
+    d, d_lines = wall("spark_floor"), wall("spark_floor_lines")
     result = {
+        "pipeline_over_floor": round(a / d, 2) if a and d else None,
+        "pipeline_over_floor_lines": round(a / d_lines, 2) if a and d_lines else None,
         "pipeline_over_duckdb": round(a / b, 2) if a and b else None,
         "pipeline_over_seed_style": round(a / c, 2) if a and c else None,
         "seed_style_over_pipeline": round(c / a, 2) if a and c else None,
@@ -398,11 +483,20 @@ def ratios(summaries: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 
 
 def targets(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The issue's per-size targets (defined at 5M rows, evaluated at every size); None when
+    an implementation they need was not run or failed."""
     r = ratios(summaries)
-    heap = summaries.get("pipeline", {}).get("heap_max")
+    pipeline = summaries.get("pipeline", {})
+    heap = pipeline.get("heap_max")
     heap_bytes, limit = _heap_bytes(heap), _heap_bytes(TARGET_HEAP)
     speedup, vs_duck = r["seed_style_over_pipeline"], r["pipeline_over_duckdb"]
+    vs_floor = r["pipeline_over_floor"]
+    heap_met = None if heap_bytes is None or limit is None else heap_bytes <= limit
+    completed = None if not pipeline else pipeline.get("runs_failed") == 0
     return {
+        "over_floor": vs_floor,
+        "over_floor_target": TARGET_RATIO_VS_FLOOR,
+        "over_floor_met": None if vs_floor is None else vs_floor <= TARGET_RATIO_VS_FLOOR,
         "speedup_vs_seed_style": speedup,
         "speedup_target": TARGET_SPEEDUP_VS_SEED,
         "speedup_met": None if speedup is None else speedup >= TARGET_SPEEDUP_VS_SEED,
@@ -410,8 +504,39 @@ def targets(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "over_duckdb_target": TARGET_RATIO_VS_DUCKDB,
         "over_duckdb_met": None if vs_duck is None else vs_duck <= TARGET_RATIO_VS_DUCKDB,
         "driver_heap": heap,
-        "heap_met": None if heap_bytes is None or limit is None else heap_bytes <= limit,
+        "heap_met": heap_met,
+        "pipeline_runs_completed": completed,
+        "heap_no_oom_met": (
+            None if heap_met is None or completed is None else heap_met and completed
+        ),
     }
+
+
+def per_row_target(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    """ "Per-row time flat from 1M to 20M": the pipeline's us/row at every size from
+    ``PER_ROW_FROM`` rows up, relative to the smallest such size. Needs two such sizes."""
+    per_row = {
+        s["rows"]: s["implementations"]["pipeline"]["summary"]["us_per_row"]
+        for s in sizes
+        if "pipeline" in s["implementations"]
+        and s["rows"] >= PER_ROW_FROM
+        and s["implementations"]["pipeline"]["summary"]["us_per_row"]
+    }
+    result: dict[str, Any] = {
+        "from_rows": PER_ROW_FROM,
+        "target_max_growth": TARGET_PER_ROW_GROWTH,
+        "us_per_row": {f"{rows:,}": us for rows, us in sorted(per_row.items())},
+        "max_growth": None,
+        "met": None,
+    }
+    if len(per_row) < 2:
+        result["note"] = f"needs at least two sizes of {PER_ROW_FROM:,} rows or more"
+        return result
+    base = per_row[min(per_row)]
+    growth = max(us / base for us in per_row.values())
+    result["max_growth"] = round(growth, 3)
+    result["met"] = growth <= TARGET_PER_ROW_GROWTH
+    return result
 
 
 def _fmt(value: Any, spec: str = "") -> str:
@@ -433,6 +558,11 @@ def print_report(results: dict[str, Any]) -> None:
     print(header)
     print("-" * len(header))
     for size in results["sizes"]:
+        source = size["input"]
+        print(
+            f"{'input':<22}{size['rows']:>12,}  {source['bytes']:,} bytes "
+            f"({source['bytes'] / 1e6:.1f} MB), {source['bytes'] / size['rows']:.0f} bytes/row"
+        )
         for impl, data in size["implementations"].items():
             s = data["summary"]
             wall = (
@@ -448,9 +578,10 @@ def print_report(results: dict[str, Any]) -> None:
             )
         r = size["ratios"]
         print(
-            f"{'':<22}{'ratios':>12}  (a)/(b) = {_times(r['pipeline_over_duckdb'])}   "
-            f"(a)/(c) = {_times(r['pipeline_over_seed_style'])}   "
-            f"(c)/(a) = {_times(r['seed_style_over_pipeline'])}"
+            f"{'':<22}{'ratios':>12}  (a)/(d) = {_times(r['pipeline_over_floor'])}   "
+            f"(c)/(a) = {_times(r['seed_style_over_pipeline'])}   "
+            f"(a)/(b) = {_times(r['pipeline_over_duckdb'])}   "
+            f"(a)/(d') = {_times(r['pipeline_over_floor_lines'])}"
         )
         for key, value in r.items():
             if key.startswith(VARIANT_PREFIX) or key.startswith(
@@ -465,10 +596,11 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"{'':<12}{_label(impl) + ' stages':>22}  {stages}")
         t = size["targets"]
         print(
-            f"{'':<22}{'targets':>12}  (c)/(a) >= {t['speedup_target']}: "
+            f"{'':<22}{'targets':>12}  (a)/(d) <= {t['over_floor_target']}: "
+            f"{_fmt(t['over_floor_met'])}   (c)/(a) >= {t['speedup_target']}: "
             f"{_fmt(t['speedup_met'])}   (a)/(b) <= {t['over_duckdb_target']}: "
-            f"{_fmt(t['over_duckdb_met'])}   heap {t['driver_heap']} <= {TARGET_HEAP}: "
-            f"{_fmt(t['heap_met'])}"
+            f"{_fmt(t['over_duckdb_met'])}   heap {t['driver_heap']} <= {TARGET_HEAP}, "
+            f"no failed run: {_fmt(t['heap_no_oom_met'])}"
         )
         c = size["checks"]
         verdict = "agree" if c["agree"] else "DISAGREE"
@@ -478,10 +610,19 @@ def print_report(results: dict[str, Any]) -> None:
         )
         for problem in c["problems"]:
             print(f"{'':<36}- {problem}")
+        for note in c.get("not_compared", []):
+            print(f"{'':<36}not compared: {note}")
         print("-" * len(header))
     growth = results.get("per_row_growth")
     if growth:
         print("(a) time per row by size: " + ", ".join(f"{k}: {v} us" for k, v in growth.items()))
+    flat = results.get("per_row_target")
+    if flat:
+        print(
+            f"target: (a) us/row flat from {flat['from_rows']:,} rows up (growth <= "
+            f"{flat['target_max_growth']}x): max growth {_times(flat['max_growth'])}, met: "
+            f"{_fmt(flat['met'])}" + (f" ({flat['note']})" if flat.get("note") else "")
+        )
     trig = results.get("trigger")
     if trig:
         imp = trig["import"]
@@ -506,7 +647,8 @@ def print_report(results: dict[str, Any]) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark our pipeline against DuckDB and the seed-style job, with checks."
+        description="Benchmark our pipeline against DuckDB, the seed-style job and the Spark "
+        "floor, with agreement checks."
     )
     parser.add_argument("--rows", type=int, help="rows of the generated input")
     parser.add_argument("--sizes", type=int, nargs="+", help="several sizes in one run")
@@ -572,6 +714,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "driver_memory": args.driver_memory,
             "duckdb_threads": args.threads,
             "implementations": list(args.impls),
+            "targets": {
+                "pipeline_over_floor_max": TARGET_RATIO_VS_FLOOR,
+                "seed_style_over_pipeline_min": TARGET_SPEEDUP_VS_SEED,
+                "pipeline_over_duckdb_max": TARGET_RATIO_VS_DUCKDB,
+                "driver_heap_max": TARGET_HEAP,
+                "per_row_growth_max": TARGET_PER_ROW_GROWTH,
+                "defined_at_rows": 5_000_000,
+            },
             "subreaper": subreaper,
             "memory": "peak summed RSS of the process tree (Python + JVM), sampled every 50 ms; "
             "per process: exact ru_maxrss from wait4",
@@ -591,6 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "pipeline" in s["implementations"]
     }
     results["per_row_growth"] = per_row
+    results["per_row_target"] = per_row_target(results["sizes"])
     if args.trigger:
         results["trigger"] = trigger_cost.measure(REPO, events_per_kind=args.trigger_events)
     failed = any(s["failed_runs"] for s in results["sizes"])
