@@ -155,7 +155,8 @@ class Outputs:
 
 
 @pytest.fixture(scope="module")
-def outputs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Outputs:
+def outputs(spark_context_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Outputs:
+    spark = spark_context_session.newSession()
     from reviews_etl import PipelineConfig, run_pipeline
 
     inputs = tmp_path_factory.mktemp("named-query-inputs")

@@ -17,6 +17,7 @@ from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl import pipeline as pipeline_module
 from reviews_etl import reader as reader_module
 from reviews_etl.cli import main
+from reviews_etl.columns import REJECT_REASONS
 from reviews_etl.errors import MissingColumnsError
 from reviews_etl.sample import write_sample_file
 from reviews_etl.storage import HadoopFS
@@ -117,7 +118,7 @@ def test_differential_against_an_independent_oracle(
         monkeypatch.setattr(pipeline_module, "DEDUPE_BROADCAST_LIMIT", 0)
     source = write_sample_file(tmp_path / "gen.csv", rows=3000, seed=7, dirty_share=0.2)
     expected = oracle.clean_file(source.read_text(encoding="utf-8"))
-    assert all(expected.reasons[r] > 0 for r in pipeline_module.REJECT_REASONS)
+    assert all(expected.reasons[r] > 0 for r in REJECT_REASONS)
 
     result = run_pipeline(
         spark,

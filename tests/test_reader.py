@@ -17,6 +17,7 @@ from reviews_etl.errors import (
     UnreadableSourceError,
 )
 from reviews_etl.reader import decode_head, inspect_source, parse_header, partitions_for
+from reviews_etl.session import apply_pipeline_settings
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
@@ -165,3 +166,51 @@ def test_decode_head_accepts_utf8_and_names_what_it_refuses() -> None:
     assert decode_head("f.csv", "id,€".encode()[:-1], complete=False) == "id,"
     with pytest.raises(UnreadableSourceError, match="unexpected end of data"):
         decode_head("f.csv", "id,€".encode()[:-1])
+
+
+def _pieces(spark) -> None:
+    """The pipeline's settings, with plain files split into pieces of 2 KiB, so a small file
+    is parsed by many tasks."""
+    apply_pipeline_settings(spark)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")
+    spark.conf.set("spark.sql.files.openCostInBytes", "0")
+
+
+def test_a_file_without_records_across_lines_is_parsed_in_pieces_in_file_order(
+    spark, write_csv
+) -> None:
+    _pieces(spark)
+    # 400 records of about 40 bytes: about 8 pieces. Every 7th reuses an id seen 50 rows
+    # earlier, so first occurrences and their duplicates sit in different pieces.
+    rows = []
+    for i in range(400):
+        review_id = f"r{i - 50}" if i % 7 == 0 and i >= 50 else f"r{i}"
+        rows.append(f'{review_id},p{i % 9},c{i % 13},{1 + i % 5},2024-01-{1 + i % 28:02d},"t, {i}"')
+    path = write_csv(
+        "review_id,product_id,customer_id,rating,review_date,review_text\n" + "\n".join(rows) + "\n"
+    )
+    raw = read_reviews_csv(spark, path)
+    assert raw.rdd.getNumPartitions() >= 6  # parsed by many tasks, not one
+    ordered = [r.review_id for r in raw.orderBy("_row_number").collect()]
+    assert ordered == [row.split(",")[0] for row in rows]  # the row number is file order
+    duplicates = {
+        r.review_id
+        for r in raw.transform(validate_reviews).collect()
+        if r.reject_reason == "duplicate_review_id"
+    }
+    # Literal expectation: the later of each pair is the duplicate, whatever the piece.
+    assert len(duplicates) == len([i for i in range(50, 400) if i % 7 == 0])
+
+
+def test_a_quoted_line_break_or_a_repeated_header_keeps_the_single_stream_parse(
+    spark, write_csv
+) -> None:
+    _pieces(spark)
+    header = "review_id,product_id,customer_id,rating,review_date,review_text"
+    body = "".join(f"r{i},p,c,5,2024-01-01,text {i}\n" for i in range(200))
+    spanning = write_csv(header + "\n" + body + 'r200,p,c,5,2024-01-01,"two\nlines"\n', "a.csv")
+    repeated = write_csv(header + "\n" + body + header + "\n", "b.csv")
+    for path, rows in ((spanning, 201), (repeated, 201)):
+        raw = read_reviews_csv(spark, path, partitions=1)
+        assert raw.rdd.getNumPartitions() == 1  # one multi-line stream, not pieces
+        assert raw.count() == rows  # the repeated header is a record (rejected later), kept

@@ -319,3 +319,17 @@ def test_watch_command_once_processes_what_is_there_and_exits(spark, dirs, capsy
     # --max-files must be positive.
     with pytest.raises(SystemExit):
         main([*argv, "--max-files", "0"])
+
+
+@pytest.mark.slow
+def test_watch_once_exits_1_when_a_file_failed(spark, dirs, capsys) -> None:
+    from reviews_etl.cli import main
+
+    landing, out = dirs
+    (landing / "no-rating.csv").write_text("review_id,product_id\nr1,p1\n")
+    argv = ["watch", str(landing), "--output", str(out), "--once", "--settle", "0"]
+    assert main([*argv, "--interval", "0.01", "--no-stop-spark"]) == 1
+    captured = capsys.readouterr()
+    assert "failed    no-rating.csv" in captured.out
+    [line] = captured.err.strip().splitlines()
+    assert line == "reviews-etl: error: 1 of 1 file(s) failed: no-rating.csv"

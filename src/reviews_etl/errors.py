@@ -91,6 +91,10 @@ class QualityGateError(ReviewsEtlError):
         self.result: RunResult | None = None
 
 
+class RunFailedError(ReviewsEtlError):
+    """Some of the work a command was given failed; each failure was reported on its own."""
+
+
 class ReconciliationError(ReviewsEtlError):
     """The rows written do not add up to the rows read: a bug, never published."""
 

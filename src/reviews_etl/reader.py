@@ -29,7 +29,7 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
-from reviews_etl.storage import HadoopFS, absolute_local, literal_read_options
+from reviews_etl.storage import HadoopFS, absolute_local, is_local, literal_read_options
 
 UTF8_BOM = "\ufeff"
 # A header row longer than this is not a review CSV. The encoding check covers these first
@@ -63,6 +63,10 @@ COMPRESSION_RATIO_GUESS = 4
 # died of OOM in a 2 GiB driver heap while labelling, caching and aggregating a partition;
 # 16 MiB ran it through (the 5M-row timings: docs/performance.md).
 PARTITION_BYTES = 16 << 20
+# The low 33 bits of monotonically_increasing_id: a row's index within its partition.
+_ROW_INDEX_MASK = (1 << 33) - 1
+_CSV_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
+_GONE = "no longer exists: deleted or replaced after the run started"
 MIN_BYTES_PER_CORE = 8 << 20
 
 
@@ -239,9 +243,12 @@ def read_reviews_csv(
     hold commas, doubled quotes and newlines. A record that does not parse into the header's
     number of fields keeps its text in ``_corrupt_record``.
 
-    Quoted newlines force Spark to parse a file as one unsplittable partition, so the parsed
-    records are then spread over ``partitions`` (default :func:`partitions_for` the file's
-    size and the cores) by a hash of the row number: whatever follows runs on every core.
+    A plain file with no record across lines is parsed in pieces on every core (pieces of
+    ``spark.sql.files.maxPartitionBytes``, which the pipeline sets to 16 MiB), on a session
+    with CSV column pruning off (:func:`~reviews_etl.session.apply_pipeline_settings`). Quoted
+    newlines force Spark to parse a file as one unsplittable partition, so those records are
+    then spread over ``partitions`` (default :func:`partitions_for` the file's size and the
+    cores) by a hash of the row number: whatever follows runs on every core.
     """
     mapping = header if header is not None else inspect_source(spark, source)
     if partitions is None:
@@ -251,11 +258,21 @@ def read_reviews_csv(
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
     location = absolute_local(source)
+    options = literal_read_options(location)
+    # A plain file whose every line holds an even number of quotes has no record that goes
+    # on past a line end: Spark may split it and parse the pieces on every core. Otherwise
+    # (and for compressed data, which cannot be split) it is parsed as one multi-line stream.
+    multi_line = (
+        mapping.compression is not None
+        # Split, a short record would pass as whole if a query pruned the CSV columns.
+        or str(spark.conf.get(_CSV_PRUNING, "true")).lower() != "false"
+        or _records_span_lines(spark, source, location, mapping, options)
+    )
     reader = (
         spark.read.schema(mapping.read_schema())
         .option("header", True)
         .option("enforceSchema", True)
-        .option("multiLine", True)
+        .option("multiLine", multi_line)
         .option("quote", '"')
         .option("escape", '"')
         .option("encoding", "UTF-8")
@@ -265,7 +282,7 @@ def read_reviews_csv(
         .option("ignoreTrailingWhiteSpace", False)
         .option("maxCharsPerColumn", MAX_FIELD_CHARS)
         .option("maxColumns", MAX_FIELDS)
-        .options(**literal_read_options(location))
+        .options(**options)
     )
     with source_read_errors(source):  # the file may be gone since inspect_source
         parsed = reader.csv(location)
@@ -275,18 +292,70 @@ def read_reviews_csv(
         for name in RAW_COLUMNS
         if name not in mapping.positions
     ]
-    # multiLine makes a file one partition, so this id follows file order. It is taken in the
-    # same projection that references _corrupt_record and every field, which also keeps
-    # Spark's CSV column pruning from hiding malformed records.
-    numbered = parsed.select(
-        *present,
-        *absent,
-        F.col(CORRUPT_RECORD),
-        F.monotonically_increasing_id().alias(ROW_NUMBER),
-    )
-    if partitions > 1:
+    # File order, taken in the same projection that references _corrupt_record and every
+    # field (which also keeps Spark's CSV column pruning from hiding malformed records).
+    # multiLine: one partition, so the id follows the file. Split: each partition is one
+    # piece of the file, so the piece's start offset plus the row's index within the piece
+    # (the id's low 33 bits) grows with the file and never reaches the next piece's start.
+    row_number = F.monotonically_increasing_id()
+    if not multi_line:
+        row_number = F.input_file_block_start() + row_number.bitwiseAND(F.lit(_ROW_INDEX_MASK))
+    numbered = parsed.select(*present, *absent, F.col(CORRUPT_RECORD), row_number.alias(ROW_NUMBER))
+    if multi_line and partitions > 1:
         numbered = numbered.repartition(partitions, F.col(ROW_NUMBER))
     return numbered.select(*RAW_COLUMNS, CORRUPT_RECORD, ROW_NUMBER)
+
+
+def _records_span_lines(
+    spark: SparkSession,
+    source: str,
+    location: str,
+    mapping: HeaderMapping,
+    options: dict[str, str],
+) -> bool:
+    """Whether a record may go on past a line end: a line with an odd number of quotes (a
+    quoted field with a line break, or an unbalanced quote) or a second copy of the header
+    line (which Spark's split reader would drop as a header). Stops at the first such line.
+
+    A local file is scanned in this process, a chunk at a time, so a line of any length
+    costs no JVM memory; a remote one by one parallel Spark pass over its lines.
+    """
+    header = ",".join(mapping.names)
+    if is_local(location):
+        try:
+            return _local_records_span_lines(location.removeprefix("file:"), header.encode())
+        except FileNotFoundError:
+            raise SourceNotFoundError(source, _GONE) from None
+    line = F.col("value")
+    quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
+    header_again = (F.monotonically_increasing_id() > 0) & (F.rtrim(line) == F.lit(header))
+    too_long = F.length(line) > F.lit(MAX_FIELD_CHARS)  # the stream parser refuses those
+    with source_read_errors(source):
+        lines = spark.read.options(**options).text(location)
+        spanning = lines.filter((quotes % 2 == 1) | header_again | too_long)
+        return len(spanning.limit(1).collect()) > 0
+
+
+def _local_records_span_lines(path: str, header: bytes, chunk_bytes: int = 8 << 20) -> bool:
+    """:func:`_records_span_lines` for a local file; a line longer than a field may be also
+    counts, so that the one-stream parser refuses it as it refuses any over-long field."""
+    quotes = length = 0  # of the line read so far
+    start = b""  # its first bytes, enough to tell a repeated header
+    first_line = True
+    with open(path.removeprefix("//"), "rb") as stream:
+        while chunk := stream.read(chunk_bytes):
+            *complete, rest = chunk.split(b"\n")
+            for piece in complete:
+                if (quotes + piece.count(b'"')) % 2 or length + len(piece) > MAX_FIELD_CHARS:
+                    return True
+                line = (start + piece[: len(header) + 2]).rstrip(b"\r")
+                if not first_line and line == header:
+                    return True
+                quotes, length, start, first_line = 0, 0, b"", False
+            quotes += rest.count(b'"')
+            length += len(rest)
+            start = (start + rest)[: len(header) + 2]
+    return quotes % 2 == 1 or length > MAX_FIELD_CHARS
 
 
 @contextmanager
@@ -334,9 +403,7 @@ def read_error_for(source: str, exc: BaseException) -> ReviewsEtlError | None:
         return UnreadableSourceError(source, "damaged or truncated compressed data")
     location = absolute_local(source).split("://", 1)[-1].removeprefix("file:")
     if location in text and any(marker in text for marker in _NOT_FOUND):
-        return SourceNotFoundError(
-            source, "no longer exists: deleted or replaced after the run started"
-        )
+        return SourceNotFoundError(source, _GONE)
     return None
 
 

@@ -21,6 +21,9 @@ PIPELINE_SETTINGS: Mapping[str, str] = {
     # With pruning on, a query that needs only some fields tokenises only those, and a record
     # with the wrong number of fields can slip through as if it were whole.
     "spark.sql.csv.parser.columnPruning.enabled": "false",
+    # Pieces of a splittable CSV (and of Parquet files) parsed by one task: small enough for a
+    # task's labelled rows to fit a 2 GiB driver heap, as the multi-line spread is sized.
+    "spark.sql.files.maxPartitionBytes": str(16 << 20),
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
 }

@@ -278,16 +278,18 @@ class FolderWatcher:
         interval: float = 1.0,
         stop: threading.Event | None = None,
         once: bool = False,
-    ) -> None:
+    ) -> list[FileRecord]:
         """Poll every ``interval`` seconds until ``stop`` is set (or, with ``once``, until every
-        file present has been handled). Ctrl-C ends it between polls or runs."""
+        file present has been handled). Ctrl-C ends it between polls or runs. Returns what
+        was done."""
         stop = stop or threading.Event()
-        self.scan()
+        done = self.scan()
         while not stop.is_set():
             if once and self.pending == 0:
-                return
+                break
             stop.wait(interval)
-            self.scan()
+            done += self.scan()
+        return done
 
 
 def _outcomes(summary: TriggerSummary) -> dict[str, tuple[Status, str | None, str]]:

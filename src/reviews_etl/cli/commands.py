@@ -18,11 +18,13 @@ from reviews_etl.errors import (
     ConfigError,
     EnvironmentSetupError,
     QualityGateError,
+    RunFailedError,
 )
 from reviews_etl.manifest import format_summary
 from reviews_etl.report import write_report
 from reviews_etl.sample import write_sample_file
 from reviews_etl.sources import read_source_manifest
+from reviews_etl.trigger.rules import DEFAULT_SUFFIXES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -95,7 +97,7 @@ def _stop(spark: SparkSession, wanted: bool) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    suffixes = tuple(args.suffix or [".csv"])
+    suffixes = tuple(args.suffix or DEFAULT_SUFFIXES)
     spark = start_spark(args.master, args.driver_memory)
     from reviews_etl.watch import FolderWatcher, LocalLauncher  # pyspark is there
 
@@ -118,13 +120,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
         + ("" if args.once else "  (Ctrl-C stops)"),
         flush=True,
     )
+    done = []
     try:
         with progress:
-            watcher.run(interval=args.interval, once=args.once)
+            done = watcher.run(interval=args.interval, once=args.once)
     except KeyboardInterrupt:
         print("stopped", flush=True)
     finally:
         _stop(spark, args.stop_spark)
+    failed = [record.key for record in done if record.status == "failed"]
+    if failed:  # each was reported above, with its reason
+        raise RunFailedError(f"{len(failed)} of {len(done)} file(s) failed: {', '.join(failed)}")
     return 0
 
 

@@ -248,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a file's size and mtime must stay unchanged before it counts as complete",
     )
     watch.add_argument(
-        "--suffix", action="append", default=None, help="allowed suffix (repeatable; default .csv)"
+        "--suffix",
+        action="append",
+        default=None,
+        help="allowed suffix, matched case-insensitively (repeatable; default .csv and .csv.gz)",
     )
     watch.add_argument(
         "--max-files",
