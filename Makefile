@@ -12,7 +12,7 @@ BIN     := $(VENV)/bin
 # many libraries that must not constrain the package's own dependencies.
 TOOLS   ?= .venv-tools
 
-.PHONY: demo test lint typecheck pytest tools browser bench bench-burst bench-history bench-all package clean docs
+.PHONY: demo test test-properties lint typecheck pytest tools browser bench bench-burst bench-history bench-all package clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ pytest: $(VENV)/.dev-$(PYSPARK) tools browser
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(BIN)/pytest
 
 test: lint typecheck docs pytest
+
+# The property-based differential test with many more examples than CI runs (minutes).
+test-properties: $(VENV)/.dev-$(PYSPARK)
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/test_properties.py
 
 # Benchmarks (docs/performance.md; never run in CI, which runs tests/test_benchmarks.py).
 # Run them on a quiet machine; figures and logs go to $(BENCH_OUT)/.
