@@ -30,11 +30,11 @@ from reviews_etl.errors import (
     UnreadableSourceError,
 )
 from reviews_etl.pipeline import run_pipeline, source_id_for
+from reviews_etl.read_errors import source_read_errors
 from reviews_etl.reader import (
     HEADER_READ_LIMIT,
     MAX_FIELDS,
     inspect_source,
-    source_read_errors,
 )
 from reviews_etl.storage import literal_read_options, normalise_path
 
@@ -452,9 +452,10 @@ def test_a_run_whose_source_vanishes_fails(spark, tmp_path, monkeypatch) -> None
 
 def test_the_field_limit_refuses_in_one_line(spark, write_csv, monkeypatch) -> None:
     """The mechanism at a small limit; the 100 MB field below is the real thing."""
-    from reviews_etl import reader
+    from reviews_etl import read_errors, reader
 
-    monkeypatch.setattr(reader, "MAX_FIELD_CHARS", 1000)
+    monkeypatch.setattr(reader, "MAX_FIELD_CHARS", 1000)  # what Spark is given
+    monkeypatch.setattr(read_errors, "MAX_FIELD_CHARS", 1000)  # what the message says
     fits = write_csv(HEADER + "r1,p,c,5,2024-01-01," + "x" * 1000 + "\n", name="fits.csv")
     assert reasons_of(spark, fits) == {None: 1}
     over = write_csv(HEADER + "r1,p,c,5,2024-01-01," + "x" * 1001 + "\n", name="over.csv")

@@ -32,12 +32,12 @@ from reviews_etl.errors import QualityGateError, ReconciliationError
 from reviews_etl.execution import Counted, cache, complete_batches, write_parquet
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
+from reviews_etl.read_errors import source_read_errors
 from reviews_etl.reader import (
     HeaderMapping,
     inspect_source,
     partitions_for,
     read_reviews_csv,
-    source_read_errors,
 )
 from reviews_etl.report import write_run_report
 from reviews_etl.schemas import CURATED_STORED_SCHEMA

@@ -6,8 +6,6 @@ import csv
 import dataclasses
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -25,22 +23,16 @@ from reviews_etl.errors import (
     EmptySourceError,
     InvalidHeaderError,
     MissingColumnsError,
-    ReviewsEtlError,
     SourceNotFoundError,
     UnreadableSourceError,
 )
+from reviews_etl.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
 from reviews_etl.storage import HadoopFS, absolute_local, is_local, literal_read_options
 
 UTF8_BOM = "\ufeff"
 # A header row longer than this is not a review CSV. The encoding check covers these first
 # bytes (of the decompressed text); an invalid byte further on is read by Spark as U+FFFD.
 HEADER_READ_LIMIT = 1 << 20
-# Limits of Spark's CSV parser, explicit. A longer field or a record with more fields fails
-# the read, which :func:`source_read_errors` turns into an UnreadableSourceError; without the
-# field limit a 100 MB field ran a 1 GiB driver out of memory. 20480 fields is Spark's own
-# default: a higher one is allocated up front for every file read (64 MiB at 16M fields).
-MAX_FIELD_CHARS = 1 << 24
-MAX_FIELDS = 20480
 # Byte-order marks of encodings other than UTF-8, longest first (UTF-32 LE starts like UTF-16 LE).
 FOREIGN_BOMS = (
     (b"\x00\x00\xfe\xff", "UTF-32 BE"),
@@ -66,7 +58,6 @@ PARTITION_BYTES = 16 << 20
 # The low 33 bits of monotonically_increasing_id: a row's index within its partition.
 _ROW_INDEX_MASK = (1 << 33) - 1
 _CSV_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
-_GONE = "no longer exists: deleted or replaced after the run started"
 MIN_BYTES_PER_CORE = 8 << 20
 
 
@@ -325,7 +316,7 @@ def _records_span_lines(
         try:
             return _local_records_span_lines(location.removeprefix("file:"), header.encode())
         except FileNotFoundError:
-            raise SourceNotFoundError(source, _GONE) from None
+            raise SourceNotFoundError(source, GONE) from None
     line = F.col("value")
     quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
     header_again = (F.monotonically_increasing_id() > 0) & (F.rtrim(line) == F.lit(header))
@@ -356,83 +347,3 @@ def _local_records_span_lines(path: str, header: bytes, chunk_bytes: int = 8 << 
             length += len(rest)
             start = (start + rest)[: len(header) + 2]
     return quotes % 2 == 1 or length > MAX_FIELD_CHARS
-
-
-@contextmanager
-def source_read_errors(source: str) -> Iterator[None]:
-    """Turn Spark failing to read ``source`` into a one-line error naming the file.
-
-    Spark reads lazily: wrap every action over a DataFrame of :func:`read_reviews_csv` (the
-    pipeline wraps a whole batch). Translated, with the Java trace dropped:
-
-    - the file is gone (deleted or replaced since the run started):
-      :class:`~reviews_etl.errors.SourceNotFoundError`;
-    - a field over :data:`MAX_FIELD_CHARS` characters, a record over :data:`MAX_FIELDS`
-      fields, damaged compressed data: :class:`~reviews_etl.errors.UnreadableSourceError`.
-
-    Anything else propagates unchanged.
-    """
-    try:
-        yield
-    except ReviewsEtlError:
-        raise
-    except Exception as exc:
-        translated = read_error_for(source, exc)
-        if translated is None:
-            raise
-        raise translated from None
-
-
-def read_error_for(source: str, exc: BaseException) -> ReviewsEtlError | None:
-    """The error :func:`source_read_errors` raises for ``exc``, or None if it is not one."""
-    text = "\n".join(_java_messages(exc))
-    if "TextParsingException" in text:
-        if "exceeds the maximum number of characters" in text:
-            return UnreadableSourceError(
-                source,
-                f"a field longer than {MAX_FIELD_CHARS:,} characters (the reader's limit): "
-                "the file is refused",
-            )
-        if "ArrayIndexOutOfBounds" in text or "exceeded limit" in text:
-            return UnreadableSourceError(
-                source,
-                f"a record of more than {MAX_FIELDS:,} fields (the reader's limit): "
-                "the file is refused",
-            )
-    if any(marker in text for marker in _COMPRESSED_DAMAGE):
-        return UnreadableSourceError(source, "damaged or truncated compressed data")
-    location = absolute_local(source).split("://", 1)[-1].removeprefix("file:")
-    if location in text and any(marker in text for marker in _NOT_FOUND):
-        return SourceNotFoundError(source, _GONE)
-    return None
-
-
-_NOT_FOUND = (
-    "FileNotFoundException",
-    "PATH_NOT_FOUND",
-    "FILE_NOT_EXIST",
-    "does not exist",
-    "No such file or directory",
-)
-_COMPRESSED_DAMAGE = (
-    "Unexpected end of input stream",
-    "Not in GZIP format",
-    "invalid block type",
-    "invalid stored block lengths",
-    "incorrect header check",
-)
-
-
-def _java_messages(exc: BaseException) -> list[str]:
-    """The Python message of ``exc`` and the messages of its Java exception and causes."""
-    messages = [str(exc)]
-    throwable = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
-    for _ in range(20):
-        if throwable is None:
-            break
-        try:
-            messages.append(str(throwable.toString()))
-            throwable = throwable.getCause()
-        except Exception:  # a py4j failure: keep what was read
-            break
-    return messages
