@@ -110,30 +110,7 @@ def _fill_landing(landing: Path, parts: list[Path]) -> None:
 
 
 def _measure(argv: list[str], name: str, logs: Path, args: argparse.Namespace) -> dict[str, Any]:
-    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
-    load_before = os.getloadavg()[0]
-    measured = procmon.measure(
-        argv,
-        stdout=logs / f"{name}.out",
-        stderr=logs / f"{name}.err",
-        cwd=harness.REPO,
-        env=env,
-        timeout=args.timeout,
-    )
-    record: dict[str, Any] = {
-        "returncode": measured.returncode,
-        "wall_seconds": round(measured.wall_seconds, 3),
-        "cpu_seconds": round(measured.cpu_seconds, 2),
-        "peak_rss_mib": round(measured.peak_rss_mib, 1),
-        "peak_rss_by_name_mib": measured.peak_rss_by_name_mib,
-        "heap_max": measured.heap_max,
-        "load_average_before": round(load_before, 2),
-        "notes": measured.notes,
-        "argv": measured.argv,
-    }
-    if measured.returncode != 0:
-        record["error"] = harness._tail(measured.stderr)
-    return record
+    return harness.measure_process(argv, name, logs, args.timeout)[0]
 
 
 def _manifests(out: Path) -> list[dict[str, Any]]:

@@ -233,25 +233,22 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def run_once(
-    impl: str, source: Path, out: Path, *, logs: Path, args: argparse.Namespace, repeat: int
-) -> dict[str, Any]:
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(parents=True, exist_ok=True)
+def measure_process(
+    argv: list[str], name: str, logs: Path, timeout: float
+) -> tuple[dict[str, Any], procmon.ProcessRun]:
+    """Run ``argv`` as a whole process (logs as ``<name>.out``/``.err``) and measure it: wall
+    and CPU time, peak memory of its process tree, the JVM's heap, the load before."""
     env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
     load_before = os.getloadavg()[0]
     measured = procmon.measure(
-        command_for(impl, source, out, args),
-        stdout=logs / f"{impl}-{repeat}.out",
-        stderr=logs / f"{impl}-{repeat}.err",
+        argv,
+        stdout=logs / f"{name}.out",
+        stderr=logs / f"{name}.err",
         cwd=REPO,
         env=env,
-        timeout=args.timeout,
+        timeout=timeout,
     )
     record: dict[str, Any] = {
-        "repeat": repeat,
         "returncode": measured.returncode,
         "wall_seconds": round(measured.wall_seconds, 3),
         "tree_seconds": round(measured.tree_seconds, 3),
@@ -266,6 +263,21 @@ def run_once(
     }
     if measured.returncode != 0:
         record["error"] = _tail(measured.stderr)
+    return record, measured
+
+
+def run_once(
+    impl: str, source: Path, out: Path, *, logs: Path, args: argparse.Namespace, repeat: int
+) -> dict[str, Any]:
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    record, measured = measure_process(
+        command_for(impl, source, out, args), f"{impl}-{repeat}", logs, args.timeout
+    )
+    record = {"repeat": repeat, **record}
+    if measured.returncode != 0:
         record["oom_suspected"] = _mentions_oom(measured.stderr)
         return record
     if impl in ("pipeline", "duckdb") or impl.startswith(VARIANT_PREFIX):
