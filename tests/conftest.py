@@ -14,6 +14,20 @@ from pyspark.sql import SparkSession
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CLASS_REVIEWS = DATA_DIR / "class_reviews.csv"
+# The trigger's environment variables (docs/trigger.md), cleared around trigger tests.
+TRIGGER_VARIABLES = (
+    "GLUE_JOB_NAME",
+    "LANDING_BUCKET",
+    "LANDING_PREFIX",
+    "ALLOWED_SUFFIXES",
+    "OUTPUT_PATH",
+    "MANIFEST_BUCKET",
+    "MANIFEST_PREFIX",
+    "MAX_START_ATTEMPTS",
+    "RETRY_BASE_DELAY_SECONDS",
+    "RETRY_MAX_DELAY_SECONDS",
+    "LOG_LEVEL",
+)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
 
-from conftest import RecordedSleeps
+from conftest import TRIGGER_VARIABLES, RecordedSleeps
 from reviews_etl.errors import ConfigError, JobStartError
 from reviews_etl.logs import get_logger
 from reviews_etl.sources import read_source_manifest
@@ -31,19 +31,6 @@ EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
 MANIFESTS = "reviews-scratch"
-TRIGGER_VARIABLES = (
-    "GLUE_JOB_NAME",
-    "LANDING_BUCKET",
-    "LANDING_PREFIX",
-    "ALLOWED_SUFFIXES",
-    "OUTPUT_PATH",
-    "MANIFEST_BUCKET",
-    "MANIFEST_PREFIX",
-    "MAX_START_ATTEMPTS",
-    "RETRY_BASE_DELAY_SECONDS",
-    "RETRY_MAX_DELAY_SECONDS",
-    "LOG_LEVEL",
-)
 BATCH_SOURCES = [
     "s3://reviews-landing/landing/batch/reviews_a.csv",
     "s3://reviews-landing/landing/batch/reviews_b.csv",

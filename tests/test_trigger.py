@@ -17,7 +17,7 @@ from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError, ConnectTimeoutError
 from moto import mock_aws
 
-from conftest import RecordedSleeps
+from conftest import TRIGGER_VARIABLES, RecordedSleeps
 from reviews_etl.errors import ConfigError, JobStartError, ReviewsEtlError
 from reviews_etl.sources import manifest_key, read_source_manifest
 from reviews_etl.trigger import (
@@ -49,20 +49,6 @@ EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
 BUCKET = "reviews-landing"
-
-TRIGGER_VARIABLES = (
-    "GLUE_JOB_NAME",
-    "LANDING_BUCKET",
-    "LANDING_PREFIX",
-    "ALLOWED_SUFFIXES",
-    "OUTPUT_PATH",
-    "MANIFEST_BUCKET",
-    "MANIFEST_PREFIX",
-    "MAX_START_ATTEMPTS",
-    "RETRY_BASE_DELAY_SECONDS",
-    "RETRY_MAX_DELAY_SECONDS",
-    "LOG_LEVEL",
-)
 
 
 def load_event(name: str) -> dict[str, Any]:
