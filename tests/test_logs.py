@@ -83,17 +83,19 @@ def test_the_triggers_decisions_are_structured_too(collected, monkeypatch) -> No
     monkeypatch.setenv("LANDING_BUCKET", "reviews-landing")
 
     class Launcher:
-        def start(self, source_path: str, arguments: dict[str, str]) -> str:
+        def start(self, sources: list[str], arguments: dict[str, str]) -> str:
             return "jr_1"
 
     event = json.loads((EVENTS / "s3_put_multiple_records.json").read_text(encoding="utf-8"))
     handle_event(event, TriggerSettings.from_env(), Launcher())
     lines = [as_cloudwatch(r, "req-42") for r in collected]
-    started = [line["message"] for line in lines if line["message"]["event"] == "trigger.started"]
-    assert started
-    assert all(s["run_id"] == "jr_1" and s["source_path"].startswith("s3://") for s in started)
-    [summary] = [line["message"] for line in lines if line["message"]["event"] == "trigger.summary"]
-    assert summary["started"] == len(started)
+    accepted = [m["message"] for m in lines if m["message"]["event"] == "trigger.accepted"]
+    assert accepted
+    assert all(a["source_path"].startswith("s3://") for a in accepted)
+    [started] = [m["message"] for m in lines if m["message"]["event"] == "trigger.started"]
+    assert started == {"event": "trigger.started", "run_id": "jr_1", "sources": len(accepted)}
+    [summary] = [m["message"] for m in lines if m["message"]["event"] == "trigger.summary"]
+    assert summary["started"] == len(accepted)
     assert {line["requestId"] for line in lines} == {"req-42"}
 
 
