@@ -175,6 +175,9 @@ def run(source: Path, output: Path, threads: int = 2, run_id: str | None = None)
         columns_sql = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in columns.items())
         columns_sql += "}"
         # Every field as text; a record with the wrong number of fields goes to reject_errors.
+        # parallel = false: DuckDB's parallel CSV reader cut 5 of 5,000,000 records with quoted
+        # line breaks at its chunk edges (5,000,005 rows read, the pipeline 5,000,000); the
+        # single-threaded reader parses them whole. The rest of the query still runs parallel.
         selected = ", ".join(c if c in positions else f"NULL::VARCHAR AS {c}" for c in RAW_COLUMNS)
         con.execute(
             f"""
@@ -183,7 +186,7 @@ def run(source: Path, output: Path, threads: int = 2, run_id: str | None = None)
             FROM read_csv({_sql_str(str(source))}, header = true, auto_detect = false,
                           columns = {columns_sql}, delim = ',', quote = '"', escape = '"',
                           all_varchar = true, strict_mode = true,
-                          null_padding = false, store_rejects = true,
+                          null_padding = false, store_rejects = true, parallel = false,
                           rejects_table = 'reject_errors', rejects_scan = 'reject_scans')
             """
         )
