@@ -158,3 +158,19 @@ def test_every_subcommand_is_registered_in_one_parser() -> None:
     parser = build_parser()
     actions = [a for a in parser._actions if a.dest == "command"]
     assert sorted(actions[0].choices) == sorted(COMMANDS)  # type: ignore[arg-type]
+
+
+def test_a_connection_error_py4j_raises_when_the_jvm_is_gone_exits_1() -> None:
+    import os
+
+    where = f"{os.sep}site-packages{os.sep}py4j{os.sep}clientserver.py"
+    try:
+        exec(compile("raise ConnectionRefusedError(111, 'Connection refused')", where, "exec"))
+    except ConnectionRefusedError as raised:
+        from_py4j = raised
+    assert exit_code(from_py4j) == 1
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")  # our own code: a bug
+    except ConnectionRefusedError as raised:
+        ours = raised
+    assert exit_code(ours) is None

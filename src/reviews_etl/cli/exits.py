@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -36,6 +37,19 @@ EXIT_CODES_HELP = """exit codes:
   130  interrupted (Ctrl-C)"""
 
 
+def _jvm_gone(error: BaseException) -> bool:
+    """The JVM bridge failed: a py4j error, or a connection error py4j raised when it found
+    the JVM gone (which of the two depends on when the JVM died)."""
+    if type(error).__module__.startswith("py4j"):
+        return True
+    if not isinstance(error, ConnectionError):
+        return False
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and f"{os.sep}py4j{os.sep}" in trace.tb_frame.f_code.co_filename
+
+
 def _spark_error(error: BaseException) -> bool:
     """An error raised by Spark or its JVM bridge (the JVM died, a Spark job failed). Looked
     up among the modules already loaded: a command that ran no Spark cannot raise one."""
@@ -43,7 +57,9 @@ def _spark_error(error: BaseException) -> bool:
         getattr(sys.modules.get(module), name, None)
         for module, name in (("py4j.protocol", "Py4JError"), ("pyspark.errors", "PySparkException"))
     ]
-    return any(isinstance(kind, type) and isinstance(error, kind) for kind in kinds)
+    return _jvm_gone(error) or any(
+        isinstance(kind, type) and isinstance(error, kind) for kind in kinds
+    )
 
 
 def exit_code(error: BaseException) -> int | None:
@@ -64,7 +80,7 @@ def describe(error: BaseException) -> str:
         return f"AWS: {error}"
     if _spark_error(error):
         first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-        if type(error).__module__.startswith("py4j"):
+        if _jvm_gone(error):
             return (
                 "Spark's JVM stopped or stopped answering (out of memory? try a larger "
                 f"--driver-memory): {type(error).__name__}: {first}"
