@@ -71,14 +71,6 @@ def _run_argv(source: Path, out: Path, args: argparse.Namespace) -> list[str]:
     ]
 
 
-def _only_manifest(out: Path) -> dict[str, Any]:
-    found = sorted((out / "_runs").glob("*.json"))
-    if len(found) != 1:
-        raise RuntimeError(f"expected one manifest under {out / '_runs'}, found {len(found)}")
-    loaded: dict[str, Any] = json.loads(found[0].read_text(encoding="utf-8"))
-    return loaded
-
-
 def ensure_prefill(prefill: int, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     """An output root holding one run of a ``prefill``-row sample (reused when current)."""
     work: Path = args.work_dir
@@ -101,7 +93,7 @@ def ensure_prefill(prefill: int, args: argparse.Namespace, logs: Path) -> dict[s
     )
     if record["returncode"] != 0:
         raise RuntimeError(f"prefill of {prefill:,} rows failed:\n{record.get('error', '')}")
-    manifest = _only_manifest(root)
+    manifest = harness._manifest(root)
     meta = {
         "rows": prefill,
         "curated_rows": manifest["rows_accepted"],

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
+from blocking import blocking_env
 from reviews_etl.cli import build_parser, exit_code, main
 from reviews_etl.errors import (
     ConfigError,
@@ -115,22 +115,7 @@ def test_configuration_errors_exit_2_with_one_line(argv: list[str], says: str, c
 
 
 def test_missing_pyspark_exits_2_with_the_install_hint(tmp_path: Path) -> None:
-    blocker = tmp_path / "block" / "sitecustomize.py"
-    blocker.parent.mkdir()
-    blocker.write_text(
-        textwrap.dedent(
-            """
-            import importlib.abc, sys
-            class _Block(importlib.abc.MetaPathFinder):
-                def find_spec(self, name, path=None, target=None):
-                    if name == "pyspark" or name.startswith("pyspark."):
-                        raise ModuleNotFoundError(f"No module named {name!r}")
-                    return None
-            sys.meta_path.insert(0, _Block())
-            """
-        ),
-        encoding="utf-8",
-    )
+    env = blocking_env(tmp_path / "block", "pyspark")
     done = subprocess.run(
         [
             sys.executable,
@@ -143,7 +128,7 @@ def test_missing_pyspark_exits_2_with_the_install_hint(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(blocker.parent), "PATH": "/usr/bin:/bin"},
+        env=env,
         cwd=tmp_path,
         check=False,
     )

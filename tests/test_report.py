@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from html.parser import HTMLParser
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from blocking import blocking_env
 from reviews_etl.cli import main
 from reviews_etl.config import OutputLayout
 from reviews_etl.manifest import STAGES, BatchResult, RunResult
@@ -432,27 +432,12 @@ def test_cli_refuses_a_folder_without_outputs(tmp_path: Path, capsys) -> None:
 def test_missing_report_extra_exits_2_with_the_install_hint(
     output_root: Path, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "block" / "sitecustomize.py"
-    blocker.parent.mkdir()
-    blocker.write_text(
-        textwrap.dedent(
-            """
-            import importlib.abc, sys
-            class _Block(importlib.abc.MetaPathFinder):
-                def find_spec(self, name, path=None, target=None):
-                    if name.split(".")[0] in ("altair", "vl_convert"):
-                        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-                    return None
-            sys.meta_path.insert(0, _Block())
-            """
-        ),
-        encoding="utf-8",
-    )
+    env = blocking_env(tmp_path / "block", "altair", "vl_convert")
     done = subprocess.run(
         [sys.executable, "-m", "reviews_etl.cli", "report", str(output_root)],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(blocker.parent), "PATH": "/usr/bin:/bin"},
+        env=env,
         cwd=tmp_path,
         check=False,
     )
