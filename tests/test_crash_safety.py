@@ -19,13 +19,18 @@ from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.sample import write_sample_file
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
-# (event logged by the run, which occurrence, seconds to wait before the kill): the stage
-# events come once per batch for clean and the writes, so the 2nd falls in the second batch.
+# (event logged by the run, which occurrence, seconds to wait before the kill). The sources
+# are a, b, a: a and b are read in one pass (a group), the second a in a group of its own,
+# so the 1st clean and writes fall in the partitioned writes of a group of two, the 2nd in
+# a run that has already published a group.
 KILL_POINTS = {
     "read": ("stage_started", "read", 1, 0.0),
-    "clean": ("stage_started", "clean", 2, 0.2),
-    "write_rejected": ("stage_started", "write_rejected", 2, 0.2),
-    "write_curated": ("stage_started", "write_curated", 2, 0.3),
+    "clean": ("stage_started", "clean", 1, 0.2),
+    "write_rejected": ("stage_started", "write_rejected", 1, 0.2),
+    "write_curated": ("stage_started", "write_curated", 1, 0.3),
+    "clean-2": ("stage_started", "clean", 2, 0.2),
+    "write_rejected-2": ("stage_started", "write_rejected", 2, 0.2),
+    "write_curated-2": ("stage_started", "write_curated", 2, 0.3),
     "analyses": ("stage_started", "analyses", 1, 0.3),
     "write_analyses": ("stage_started", "write_analyses", 1, 0.1),
     "manifest": ("manifest_writing", None, 1, 0.0),
@@ -33,16 +38,21 @@ KILL_POINTS = {
 
 
 def temporary_leftovers(root: Path) -> list[Path]:
-    return [p for p in root.rglob("_temporary") if p.is_dir()]
+    """Spark's _temporary folders, but in the hidden staging folder a killed run may leave
+    (``_staging-<run_id>/``, documented as safe to delete)."""
+    return [
+        p
+        for p in root.rglob("_temporary")
+        if p.is_dir() and not p.relative_to(root).parts[0].startswith("_staging-")
+    ]
 
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     folder = tmp_path_factory.mktemp("sources")
-    return [
-        str(write_sample_file(folder / "a.csv", 4000, seed=1, dirty_share=0.05)),
-        str(write_sample_file(folder / "b.csv", 4000, seed=2, dirty_share=0.05)),
-    ]
+    a = str(write_sample_file(folder / "a.csv", 4000, seed=1, dirty_share=0.05))
+    b = str(write_sample_file(folder / "b.csv", 4000, seed=2, dirty_share=0.05))
+    return [a, b, a]
 
 
 @pytest.fixture(scope="module")

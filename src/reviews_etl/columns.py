@@ -22,6 +22,9 @@ COLUMN_ALIASES: Final = {"star_rating": RATING}
 CORRUPT_RECORD: Final = "_corrupt_record"
 # Position of the record in its file, used for "first occurrence wins".
 ROW_NUMBER: Final = "_row_number"
+# Which source of a run a row came from, when several sources are read in one pass: rule 9
+# ("first occurrence wins") holds within each source, and the transforms carry it through.
+BATCH: Final = "_batch"
 
 # Lineage.
 SOURCE_FILE: Final = "source_file"

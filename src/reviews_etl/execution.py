@@ -4,7 +4,7 @@ Orchestration (what runs when) stays in :mod:`reviews_etl.pipeline`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from pyspark import StorageLevel
@@ -72,6 +72,36 @@ def cache(df: DataFrame) -> DataFrame:
 
 def write_parquet(df: DataFrame, path: str) -> None:
     df.write.mode("overwrite").parquet(path)
+
+
+def write_by_source(df: DataFrame, root: str, source_ids: Sequence[str], staging: str) -> None:
+    """Write rows carrying ``source_id`` as one ``source_id=`` folder per source under
+    ``root``, replacing each folder of ``source_ids``; afterwards each holds ``_SUCCESS``,
+    also one with no rows.
+
+    One source is written straight into its folder. Several (a burst of files read in one
+    pass) are written once, partitioned, into ``staging`` and then moved folder by folder: a
+    write per source would cost a Spark job each, and Spark's partitioned write into ``root``
+    would leave the folders of sources without rows untouched.
+    """
+    if len(source_ids) == 1:
+        write_parquet(df.drop(SOURCE_ID), join(root, f"{SOURCE_ID}={source_ids[0]}"))
+        return
+    fs = HadoopFS(df.sparkSession)
+    df.write.mode("overwrite").partitionBy(SOURCE_ID).parquet(staging)
+    try:
+        written = set(fs.list_dirs(staging))
+        for source_id in source_ids:
+            name = f"{SOURCE_ID}={source_id}"
+            folder = join(root, name)
+            fs.delete(folder)
+            if name in written:
+                fs.rename(join(staging, name), folder)
+            else:
+                fs.mkdirs(folder)
+            fs.touch(join(folder, SUCCESS_MARKER))
+    finally:
+        fs.delete(staging)
 
 
 def complete_batches(spark: SparkSession, curated_root: str) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from reviews_etl._version import __version__
 from reviews_etl.analyses import (
@@ -19,17 +20,26 @@ from reviews_etl.analyses import (
 )
 from reviews_etl.catalog import CURATED_TABLE, REJECTED_TABLE, PartitionRegistrar
 from reviews_etl.columns import (
+    BATCH,
     CUSTOMER_ID,
     INGESTED_AT,
     PRODUCT_ID,
     RATING,
+    REJECT_REASON,
+    REJECT_REASONS,
     REVIEW_DATE,
     REVIEW_ID,
     SOURCE_ID,
 )
 from reviews_etl.config import PipelineConfig
 from reviews_etl.errors import QualityGateError, ReconciliationError
-from reviews_etl.execution import Counted, cache, complete_batches, write_parquet
+from reviews_etl.execution import (
+    Counted,
+    cache,
+    complete_batches,
+    write_by_source,
+    write_parquet,
+)
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
 from reviews_etl.read_errors import source_read_errors
@@ -44,7 +54,8 @@ from reviews_etl.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.session import apply_pipeline_settings
 from reviews_etl.storage import HadoopFS, absolute_local, join, normalise_path
 from reviews_etl.transforms import (
-    add_lineage,
+    BatchLineage,
+    add_batch_lineage,
     add_normalised_text,
     clean_reviews,
     duplicate_review_ids,
@@ -63,6 +74,10 @@ DEDUPE_BROADCAST_LIMIT = 1_000_000
 # One curated (and rejected) Parquet file per this many bytes of source CSV: about 25 MB of
 # Parquet per curated file.
 OUTPUT_FILE_SOURCE_BYTES = 64 << 20
+# Sources read together in one Spark pass (a burst of small files): up to this much CSV text
+# and this many files. A large file is a group of its own.
+GROUP_SOURCE_BYTES = 1 << 30
+GROUP_MAX_SOURCES = 500
 # Spark settings the manifest records: where the run ran and with how much driver memory.
 _REPORTED_CONF = ("spark.master", "spark.driver.memory", "spark.executor.memory")
 
@@ -89,10 +104,21 @@ class _RunContext:
     # Asked of the JVM at the start: a manifest must still be written if it dies later.
     versions: dict[str, str] = field(default_factory=dict)
     spark_conf: dict[str, str] = field(default_factory=dict)
+    _last_ingested_at: dt.datetime | None = None
+
+    def next_ingested_at(self) -> dt.datetime:
+        """Now, and always later than the previous batch's: of two sources holding the same
+        review id, the later one in the run is the newer (:func:`latest_per_review_id`)."""
+        now = _utcnow()
+        previous = self._last_ingested_at
+        if previous is not None and now <= previous:
+            now = previous + dt.timedelta(microseconds=1)
+        self._last_ingested_at = now
+        return now
 
 
 class _Paths:
-    def __init__(self, config: PipelineConfig) -> None:
+    def __init__(self, config: PipelineConfig, run_id: str) -> None:
         layout, root = config.layout, absolute_local(config.output_root)
         self.curated = join(root, layout.curated)
         self.rejected = join(root, layout.rejected)
@@ -100,6 +126,9 @@ class _Paths:
         self.top = join(root, layout.analyses, layout.top_customers)
         self.ratings = join(root, layout.analyses, layout.rating_distribution)
         self.runs = join(root, layout.runs)
+        # A group's partitioned writes, before each source's folder moves into place; hidden
+        # from Spark and Athena by its leading underscore, and removed after each group.
+        self.staging = join(root, f"_staging-{run_id}")
 
 
 def _validate_batch(raw: DataFrame, cached: list[DataFrame]) -> DataFrame:
@@ -121,108 +150,243 @@ def _validate_batch(raw: DataFrame, cached: list[DataFrame]) -> DataFrame:
     return validated
 
 
-def _process_batch(
-    spark: SparkSession, run: _RunContext, source: str, header: HeaderMapping
-) -> BatchResult:
+@dataclass(frozen=True)
+class _Batch:
+    """One source of a group read in one pass; ``index`` is its ``_batch`` value."""
+
+    index: int
+    source: str
+    header: HeaderMapping
+    lineage: BatchLineage
+
+
+def _groups(
+    sources: list[str], headers: list[HeaderMapping]
+) -> list[list[tuple[str, HeaderMapping]]]:
+    """Consecutive sources read in one Spark pass, up to :data:`GROUP_SOURCE_BYTES` of CSV
+    and :data:`GROUP_MAX_SOURCES` files. A source named twice starts a new group: its second
+    batch replaces the first, as it would in a run of its own."""
+    groups: list[list[tuple[str, HeaderMapping]]] = []
+    current: list[tuple[str, HeaderMapping]] = []
+    size, ids = 0, set[str]()
+    for source, header in zip(sources, headers, strict=True):
+        source_id, text_bytes = source_id_for(source), header.source_bytes or 0
+        full = size + text_bytes > GROUP_SOURCE_BYTES or len(current) >= GROUP_MAX_SOURCES
+        if current and (full or source_id in ids):
+            groups.append(current)
+            current, size, ids = [], 0, set()
+        current.append((source, header))
+        size += text_bytes
+        ids.add(source_id)
+    return [*groups, current] if current else groups
+
+
+def _read_group(spark: SparkSession, batches: list[_Batch]) -> DataFrame:
+    frames = [
+        read_reviews_csv(spark, batch.source, batch.header, batch=batch.index) for batch in batches
+    ]
+    # Pairwise, so the plans analysed while building the union stay shallow.
+    while len(frames) > 1:
+        pairs = zip(frames[0::2], frames[1::2], strict=False)
+        frames = [a.union(b) for a, b in pairs] + ([frames[-1]] if len(frames) % 2 else [])
+    if len(batches) == 1:
+        return frames[0]
+    # A partition per small file would cost a task each in every stage; fewer tasks also keep
+    # the rules' projection above the union, compiled once instead of once per file.
+    partitions = partitions_for(
+        sum(batch.header.source_bytes or 0 for batch in batches),
+        spark.sparkContext.defaultParallelism,
+    )
+    return frames[0].coalesce(partitions)
+
+
+@dataclass
+class _BatchCounts:
+    read: int
+    by_reason: dict[str, int]
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.by_reason.values())
+
+
+def _batch_counts(
+    validated: DataFrame, batches: list[_Batch], parsed: Counted, quarantined: Counted
+) -> list[_BatchCounts]:
+    """Rows read and rejects per reason of each batch: those the quarantine write observed
+    for one batch; for several, one aggregate of two narrow columns over the cache."""
+    if len(batches) == 1:
+        return [_BatchCounts(parsed.rows, quarantined.by_reason)]
+    counts = [_BatchCounts(0, dict.fromkeys(REJECT_REASONS, 0)) for _ in batches]
+    for row in validated.groupBy(BATCH, REJECT_REASON).count().collect():
+        batch = counts[row[BATCH]]
+        batch.read += row["count"]
+        if row[REJECT_REASON] is not None:
+            batch.by_reason[row[REJECT_REASON]] += row["count"]
+    return counts
+
+
+def _keyed(df: DataFrame, contract: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """The output's schema contract plus the ``source_id`` its folders are named by."""
+    return df.select(*contract(df).columns, SOURCE_ID)
+
+
+def _process_group(
+    spark: SparkSession, run: _RunContext, members: list[tuple[str, HeaderMapping]]
+) -> list[BatchResult]:
     config, run_id, paths, watch = run.config, run.run_id, run.paths, run.watch
-    source_file = normalise_path(source)
-    source_id = source_id_for(source)
-    ingested_at = _utcnow()
-    lineage = add_lineage(source_file, run_id, ingested_at)
-    rejected_path = join(paths.rejected, f"{SOURCE_ID}={source_id}")
-    curated_path = join(paths.curated, f"{SOURCE_ID}={source_id}")
+    batches = [
+        _Batch(
+            index=index,
+            source=source,
+            header=header,
+            lineage=BatchLineage(
+                source_file=normalise_path(source),
+                source_id=source_id_for(source),
+                ingested_at=run.next_ingested_at(),
+            ),
+        )
+        for index, (source, header) in enumerate(members)
+    ]
+    lineage = add_batch_lineage([batch.lineage for batch in batches], run_id)
+    staging = paths.staging
+    # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
+    files = partitions_for(
+        sum(batch.header.source_bytes or 0 for batch in batches),
+        spark.sparkContext.defaultParallelism,
+        partition_bytes=OUTPUT_FILE_SOURCE_BYTES,
+    )
 
     cached: list[DataFrame] = []
     try:
         # Spark reads lazily: a source that vanishes or overflows a limit mid-read fails here.
-        with source_read_errors(source):
+        with source_read_errors(*(batch.source for batch in batches)):
             with watch.stage("clean"):
-                validated = _validate_batch(read_reviews_csv(spark, source, header), cached)
-            # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
-            files = partitions_for(
-                header.source_bytes or 0,
-                spark.sparkContext.defaultParallelism,
-                partition_bytes=OUTPUT_FILE_SOURCE_BYTES,
-            )
+                validated = _validate_batch(_read_group(spark, batches), cached)
             with watch.stage("write_rejected"):
                 # Every parsed record passes here once: validation adds columns, never drops
                 # a row. Observed on the write, not on the parse under the cache: on Spark 4.1
                 # metrics observed while a cache was built never reached the Observation.
                 parsed = Counted(validated)
                 quarantined = Counted(
-                    parsed.df.transform(quarantine_reviews)
-                    .transform(lineage)
-                    .transform(to_quarantine),
+                    _keyed(
+                        parsed.df.transform(quarantine_reviews).transform(lineage), to_quarantine
+                    ),
                     by_reason=True,
                 )
-                write_parquet(quarantined.df.coalesce(files), rejected_path)
-            rows_read, rows_rejected, by_reason = (
-                parsed.rows,
-                quarantined.rows,
-                quarantined.by_reason,
-            )
-            share = rows_rejected / rows_read if rows_read else 0.0
-            gate_failed = share > config.max_reject_ratio
-            # A batch over the gate publishes nothing: its accepted rows are those not rejected.
-            rows_accepted = rows_read - rows_rejected
-            if not gate_failed:
-                with watch.stage("write_curated"):
-                    curated = Counted(
-                        validated.transform(clean_reviews).transform(lineage).transform(to_curated)
-                    )
-                    write_parquet(curated.df.coalesce(files), curated_path)
-                rows_accepted = curated.rows
-                _reconcile(
-                    spark,
-                    source,
-                    curated_path,
-                    read=rows_read,
-                    accepted=rows_accepted,
-                    rejected=rows_rejected,
+                write_by_source(
+                    quarantined.df.coalesce(files),
+                    paths.rejected,
+                    [batch.lineage.source_id for batch in batches],
+                    join(staging, "rejected"),
                 )
+                counts = _batch_counts(validated, batches, parsed, quarantined)
+            # A batch over the gate publishes nothing: its accepted rows are those not rejected.
+            gate_failed = [
+                count.read > 0 and count.rejected / count.read > config.max_reject_ratio
+                for count in counts
+            ]
+            passing = [b for b, failed in zip(batches, gate_failed, strict=True) if not failed]
+            accepted = 0
+            if passing:
+                with watch.stage("write_curated"):
+                    rows = validated
+                    if len(passing) < len(batches):
+                        rows = rows.where(F.col(BATCH).isin([batch.index for batch in passing]))
+                    curated = Counted(
+                        _keyed(rows.transform(clean_reviews).transform(lineage), to_curated)
+                    )
+                    write_by_source(
+                        curated.df.coalesce(files),
+                        paths.curated,
+                        [batch.lineage.source_id for batch in passing],
+                        join(staging, "curated"),
+                    )
+                accepted = curated.rows
+            _reconcile(
+                spark,
+                batches,
+                paths.curated,
+                counts=counts,
+                published=[not failed for failed in gate_failed],
+                read=parsed.rows,
+                accepted=accepted,
+                rejected=quarantined.rows,
+            )
     finally:
         for df in cached:
             df.unpersist()
+        HadoopFS(spark).delete(staging)
 
-    published = None if gate_failed else curated_path
-    result = BatchResult(
-        source=source,
-        source_file=source_file,
-        source_id=source_id,
-        status="failed_quality_gate" if gate_failed else "succeeded",
-        ingested_at=ingested_at,
-        rows_read=rows_read,
-        rows_accepted=rows_accepted,
-        rows_rejected=rows_rejected,
-        rejects_by_reason=by_reason,
-        reject_share=share,
-        curated_path=published,
-        rejected_path=rejected_path,
-        catalog_partitions=_register_partitions(run, source_id, rejected_path, published),
-    )
-    log_event(
-        logger,
-        "batch_processed",
-        run_id=run_id,
-        source=source,
-        status=result.status,
-        rows_read=rows_read,
-        rows_accepted=rows_accepted,
-        rows_rejected=rows_rejected,
-        rejects_by_reason={k: v for k, v in by_reason.items() if v},
-    )
-    return result
+    results = []
+    for batch, count, failed in zip(batches, counts, gate_failed, strict=True):
+        source_id = batch.lineage.source_id
+        rejected_path = join(paths.rejected, f"{SOURCE_ID}={source_id}")
+        published = None if failed else join(paths.curated, f"{SOURCE_ID}={source_id}")
+        result = BatchResult(
+            source=batch.source,
+            source_file=batch.lineage.source_file,
+            source_id=source_id,
+            status="failed_quality_gate" if failed else "succeeded",
+            ingested_at=batch.lineage.ingested_at,
+            rows_read=count.read,
+            rows_accepted=count.read - count.rejected,
+            rows_rejected=count.rejected,
+            rejects_by_reason=count.by_reason,
+            reject_share=count.rejected / count.read if count.read else 0.0,
+            curated_path=published,
+            rejected_path=rejected_path,
+            catalog_partitions=_register_partitions(run, source_id, rejected_path, published),
+        )
+        log_event(
+            logger,
+            "batch_processed",
+            run_id=run_id,
+            source=batch.source,
+            status=result.status,
+            rows_read=result.rows_read,
+            rows_accepted=result.rows_accepted,
+            rows_rejected=result.rows_rejected,
+            rejects_by_reason={k: v for k, v in count.by_reason.items() if v},
+        )
+        results.append(result)
+    return results
 
 
 def _reconcile(
-    spark: SparkSession, source: str, curated_path: str, *, read: int, accepted: int, rejected: int
+    spark: SparkSession,
+    batches: list[_Batch],
+    curated_root: str,
+    *,
+    counts: list[_BatchCounts],
+    published: list[bool],
+    read: int,
+    accepted: int,
+    rejected: int,
 ) -> None:
-    """Nothing lost: every row read was written once, to the curated data or the quarantine.
-    Otherwise the curated rows just written are removed and the run fails."""
-    if read == accepted + rejected:
+    """Nothing lost: every row read was written once, to the curated data or the quarantine
+    (a batch over the quality gate withholds its accepted rows), and the per-batch counts add
+    up to the rows the writes saw. Otherwise the curated rows just written are removed and
+    the run fails."""
+    withheld = sum(
+        count.read - count.rejected
+        for count, publish in zip(counts, published, strict=True)
+        if not publish
+    )
+    if (
+        read - withheld == accepted + rejected
+        and sum(count.read for count in counts) == read
+        and sum(count.rejected for count in counts) == rejected
+    ):
         return
-    HadoopFS(spark).delete(curated_path)
-    raise ReconciliationError(source, read, accepted, rejected)
+    fs = HadoopFS(spark)
+    for batch, publish in zip(batches, published, strict=True):
+        if publish:
+            fs.delete(join(curated_root, f"{SOURCE_ID}={batch.lineage.source_id}"))
+    label = batches[0].source
+    if len(batches) > 1:
+        label += f" (and {len(batches) - 1} more sources read with it)"
+    raise ReconciliationError(label, read - withheld, accepted, rejected)
 
 
 def _register_partitions(
@@ -302,7 +466,7 @@ def run_pipeline(
         config=config,
         run_id=run_id,
         started_at=started_at,
-        paths=_Paths(config),
+        paths=_Paths(config, run_id),
         registrar=PartitionRegistrar(config.catalog_database) if config.catalog_database else None,
         watch=Stopwatch(on_start=lambda stage: _stage_started(run_id, stage, on_stage)),
         versions={
@@ -324,16 +488,16 @@ def run_pipeline(
 
     gate_error: QualityGateError | None = None
     try:
-        for source, header in zip(sources, headers, strict=True):
-            batch = _process_batch(spark, run, source, header)
-            run.batches.append(batch)
-            run.outputs["rejected"] += batch.rows_rejected
-            if batch.status == "failed_quality_gate":
-                gate_error = gate_error or QualityGateError(
-                    source, batch.rows_rejected, batch.rows_read, config.max_reject_ratio
-                )
-            else:
-                run.outputs["curated"] += batch.rows_accepted
+        for group in _groups(sources, headers):
+            for batch in _process_group(spark, run, group):
+                run.batches.append(batch)
+                run.outputs["rejected"] += batch.rows_rejected
+                if batch.status == "failed_quality_gate":
+                    gate_error = gate_error or QualityGateError(
+                        batch.source, batch.rows_rejected, batch.rows_read, config.max_reject_ratio
+                    )
+                else:
+                    run.outputs["curated"] += batch.rows_accepted
         if any(b.status == "succeeded" for b in run.batches):
             run.outputs.update(_publish_analyses(spark, config, run.paths, run.watch))
     except Exception as exc:

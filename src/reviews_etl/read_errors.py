@@ -21,8 +21,9 @@ GONE = "no longer exists: deleted or replaced after the run started"
 
 
 @contextmanager
-def source_read_errors(source: str) -> Iterator[None]:
-    """Turn Spark failing to read ``source`` into a one-line error naming the file.
+def source_read_errors(*sources: str) -> Iterator[None]:
+    """Turn Spark failing to read one of ``sources`` into a one-line error naming the file
+    (of several read in one pass: the one Spark's message names, else the first).
 
     Spark reads lazily: wrap every action over a DataFrame of :func:`read_reviews_csv` (the
     pipeline wraps a whole batch). Translated, with the Java trace dropped:
@@ -39,10 +40,20 @@ def source_read_errors(source: str) -> Iterator[None]:
     except ReviewsEtlError:
         raise
     except Exception as exc:
-        translated = read_error_for(source, exc)
+        translated = read_error_for(_culprit(sources, exc), exc)
         if translated is None:
             raise
         raise translated from None
+
+
+def _culprit(sources: tuple[str, ...], exc: BaseException) -> str:
+    text = "\n".join(_java_messages(exc))
+    named = [source for source in sources if _location(source) in text]
+    return (named or list(sources))[0]
+
+
+def _location(source: str) -> str:
+    return absolute_local(source).split("://", 1)[-1].removeprefix("file:")
 
 
 def read_error_for(source: str, exc: BaseException) -> ReviewsEtlError | None:
@@ -63,8 +74,7 @@ def read_error_for(source: str, exc: BaseException) -> ReviewsEtlError | None:
             )
     if any(marker in text for marker in _COMPRESSED_DAMAGE):
         return UnreadableSourceError(source, "damaged or truncated compressed data")
-    location = absolute_local(source).split("://", 1)[-1].removeprefix("file:")
-    if location in text and any(marker in text for marker in _NOT_FOUND):
+    if _location(source) in text and any(marker in text for marker in _NOT_FOUND):
         return SourceNotFoundError(source, GONE)
     return None
 

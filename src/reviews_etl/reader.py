@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from reviews_etl.columns import (
+    BATCH,
     COLUMN_ALIASES,
     CORRUPT_RECORD,
     RAW_COLUMNS,
@@ -227,8 +228,11 @@ def read_reviews_csv(
     source: str,
     header: HeaderMapping | None = None,
     partitions: int | None = None,
+    *,
+    batch: int | None = None,
 ) -> DataFrame:
-    """Read one review CSV as :data:`reviews_etl.schemas.RAW_SCHEMA` plus a file-order row number.
+    """Read one review CSV as :data:`reviews_etl.schemas.RAW_SCHEMA` plus a file-order row number
+    (and ``_batch`` = ``batch`` when given, for a union with other sources of one pass).
 
     Every field is text (cast later, explicitly, by the cleaning transform). Quoted fields may
     hold commas, doubled quotes and newlines. A record that does not parse into the header's
@@ -259,29 +263,27 @@ def read_reviews_csv(
         or str(spark.conf.get(_CSV_PRUNING, "true")).lower() != "false"
         or _records_span_lines(spark, source, location, mapping, options)
     )
-    reader = (
-        spark.read.schema(mapping.read_schema())
-        .option("header", True)
-        .option("enforceSchema", True)
-        .option("multiLine", multi_line)
-        .option("quote", '"')
-        .option("escape", '"')
-        .option("encoding", "UTF-8")
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
-        .option("ignoreLeadingWhiteSpace", False)
-        .option("ignoreTrailingWhiteSpace", False)
-        .option("maxCharsPerColumn", MAX_FIELD_CHARS)
-        .option("maxColumns", MAX_FIELDS)
-        .options(**options)
+    # One call with every option: each call crosses py4j, which counts in a burst of files.
+    reader = spark.read.schema(mapping.read_schema()).options(
+        header=True,
+        enforceSchema=True,
+        multiLine=multi_line,
+        quote='"',
+        escape='"',
+        encoding="UTF-8",
+        mode="PERMISSIVE",
+        columnNameOfCorruptRecord=CORRUPT_RECORD,
+        ignoreLeadingWhiteSpace=False,
+        ignoreTrailingWhiteSpace=False,
+        maxCharsPerColumn=MAX_FIELD_CHARS,
+        maxColumns=MAX_FIELDS,
+        **options,
     )
     with source_read_errors(source):  # the file may be gone since inspect_source
         parsed = reader.csv(location)
-    present = [F.col(name) for name in RAW_COLUMNS if name in mapping.positions]
-    absent = [
-        F.lit(None).cast("string").alias(name)
+    fields = [
+        F.col(name) if name in mapping.positions else F.lit(None).cast("string").alias(name)
         for name in RAW_COLUMNS
-        if name not in mapping.positions
     ]
     # File order, taken in the same projection that references _corrupt_record and every
     # field (which also keeps Spark's CSV column pruning from hiding malformed records).
@@ -291,10 +293,11 @@ def read_reviews_csv(
     row_number = F.monotonically_increasing_id()
     if not multi_line:
         row_number = F.input_file_block_start() + row_number.bitwiseAND(F.lit(_ROW_INDEX_MASK))
-    numbered = parsed.select(*present, *absent, F.col(CORRUPT_RECORD), row_number.alias(ROW_NUMBER))
+    tag = [] if batch is None else [F.lit(batch).alias(BATCH)]
+    numbered = parsed.select(*fields, F.col(CORRUPT_RECORD), row_number.alias(ROW_NUMBER), *tag)
     if multi_line and partitions > 1:
         numbered = numbered.repartition(partitions, F.col(ROW_NUMBER))
-    return numbered.select(*RAW_COLUMNS, CORRUPT_RECORD, ROW_NUMBER)
+    return numbered
 
 
 def _records_span_lines(

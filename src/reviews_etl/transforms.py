@@ -9,12 +9,14 @@ no casts that can fail, so results are the same with ANSI mode on or off and und
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from reviews_etl.columns import (
+    BATCH,
     CORRUPT_RECORD,
     CUSTOMER_ID,
     INGESTED_AT,
@@ -29,6 +31,7 @@ from reviews_etl.columns import (
     ROW_NUMBER,
     RUN_ID,
     SOURCE_FILE,
+    SOURCE_ID,
     RejectReason,
 )
 from reviews_etl.schemas import (
@@ -81,6 +84,12 @@ def trim_whitespace(column: Column) -> Column:
     (quadratic on a long run of inner whitespace). ``F.trim`` removes only spaces.
     """
     return F.btrim(column, F.lit(_WHITESPACE))
+
+
+def _carried(df: DataFrame) -> list[str]:
+    """``_batch`` when the rows carry it (several sources read in one pass): every transform
+    keeps it, and rule 9 holds within each batch."""
+    return [BATCH] if BATCH in df.columns else []
 
 
 def _blank(column: Column) -> Column:
@@ -143,6 +152,7 @@ def rule_labels(df: DataFrame) -> DataFrame:
         *RAW_COLUMNS,
         CORRUPT_RECORD,
         ROW_NUMBER,
+        *_carried(df),
         *(trim_whitespace(F.col(name)).alias(_TRIMMED + name) for name in RAW_COLUMNS),
     )
     rating_text, date_text = _trimmed(RATING), _trimmed(REVIEW_DATE)
@@ -180,6 +190,7 @@ def rule_labels(df: DataFrame) -> DataFrame:
         *RAW_COLUMNS,
         F.col(CORRUPT_RECORD).alias(RAW_RECORD),
         ROW_NUMBER,
+        *_carried(df),
         F.col(_RATING_VALUE).alias(_clean(RATING)),
         F.col(_DATE_VALUE).alias(_clean(REVIEW_DATE)),
         first_failure.alias(REJECT_REASON),
@@ -195,6 +206,7 @@ def add_normalised_text(df: DataFrame) -> DataFrame:
         *RAW_COLUMNS,
         RAW_RECORD,
         ROW_NUMBER,
+        *_carried(df),
         trim_whitespace(F.col(REVIEW_ID)).alias(_clean(REVIEW_ID)),
         F.upper(trim_whitespace(F.col(PRODUCT_ID))).alias(_clean(PRODUCT_ID)),
         trim_whitespace(F.col(CUSTOMER_ID)).alias(_clean(CUSTOMER_ID)),
@@ -213,12 +225,13 @@ def duplicate_review_ids(labelled: DataFrame) -> DataFrame:
     columns; duplicates are usually rare, so the result is small enough to broadcast to
     :func:`mark_duplicate_review_ids`.
     """
+    keys = [*_carried(labelled), _clean(REVIEW_ID)]
     return (
         labelled.where(F.col(REJECT_REASON).isNull())
-        .groupBy(_clean(REVIEW_ID))
+        .groupBy(*keys)
         .agg(F.min(ROW_NUMBER).alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
         .where(F.col("_occurrences") > 1)
-        .select(_clean(REVIEW_ID), FIRST_ROW)
+        .select(*keys, FIRST_ROW)
     )
 
 
@@ -233,13 +246,12 @@ def mark_duplicate_review_ids(
     instead: no shuffle of the rows. Same result; pass it when it fits in memory.
     """
     passes = F.col(REJECT_REASON).isNull()
+    keys = [*_carried(labelled), _clean(REVIEW_ID)]
     if duplicates is None:
         scope = labelled
-        first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(
-            Window.partitionBy(_clean(REVIEW_ID))
-        )
+        first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(Window.partitionBy(*keys))
     else:
-        scope = labelled.join(F.broadcast(duplicates), on=_clean(REVIEW_ID), how="left")
+        scope = labelled.join(F.broadcast(duplicates), on=keys, how="left")
         # Ids missing from the broadcast set occur once: nothing to mark.
         first_row = F.coalesce(F.col(FIRST_ROW), F.col(ROW_NUMBER))
     reason = F.when(
@@ -261,7 +273,8 @@ def clean_reviews(df: DataFrame) -> DataFrame:
     """
     validated = _ensure_validated(df)
     return validated.where(F.col(REJECT_REASON).isNull()).select(
-        *(F.col(_clean(field.name)).alias(field.name) for field in CLEAN_SCHEMA.fields)
+        *(F.col(_clean(field.name)).alias(field.name) for field in CLEAN_SCHEMA.fields),
+        *_carried(validated),
     )
 
 
@@ -272,23 +285,61 @@ def quarantine_reviews(df: DataFrame) -> DataFrame:
     """
     validated = _ensure_validated(df)
     return validated.where(F.col(REJECT_REASON).isNotNull()).select(
-        *(field.name for field in REJECTED_CORE_SCHEMA.fields)
+        *(field.name for field in REJECTED_CORE_SCHEMA.fields), *_carried(validated)
     )
 
 
-def add_lineage(source_file: str, run_id: str, ingested_at: dt.datetime) -> Transform:
-    """Append ``source_file``, ``run_id`` and ``ingested_at`` (a UTC instant) to every row."""
+def _instant(ingested_at: dt.datetime) -> Column:
     if ingested_at.tzinfo is None:
         raise ValueError("ingested_at must be timezone-aware (UTC)")
     # Whole microseconds since the epoch: the instant, whatever the session time zone.
     micros = (ingested_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return F.timestamp_micros(F.lit(micros))
+
+
+def add_lineage(source_file: str, run_id: str, ingested_at: dt.datetime) -> Transform:
+    """Append ``source_file``, ``run_id`` and ``ingested_at`` (a UTC instant) to every row."""
+    instant = _instant(ingested_at)
 
     def transform(df: DataFrame) -> DataFrame:
         return df.select(
             "*",
             F.lit(source_file).alias(SOURCE_FILE),
             F.lit(run_id).alias(RUN_ID),
-            F.timestamp_micros(F.lit(micros)).alias(INGESTED_AT),
+            instant.alias(INGESTED_AT),
+        )
+
+    return transform
+
+
+@dataclass(frozen=True)
+class BatchLineage:
+    """Where the rows of one ``_batch`` value came from, for :func:`add_batch_lineage`."""
+
+    source_file: str
+    source_id: str
+    ingested_at: dt.datetime
+
+
+def add_batch_lineage(batches: Sequence[BatchLineage], run_id: str) -> Transform:
+    """:func:`add_lineage` for rows of several sources read in one pass, plus ``source_id``:
+    the values of ``batches[_batch]``."""
+    position = F.col(BATCH) + F.lit(1)
+
+    def pick(values: list[Column]) -> Column:
+        return F.element_at(F.array(*values), position)
+
+    source_file = pick([F.lit(batch.source_file) for batch in batches])
+    source_id = pick([F.lit(batch.source_id) for batch in batches])
+    ingested_at = pick([_instant(batch.ingested_at) for batch in batches])
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.select(
+            "*",
+            source_file.alias(SOURCE_FILE),
+            F.lit(run_id).alias(RUN_ID),
+            ingested_at.alias(INGESTED_AT),
+            source_id.alias(SOURCE_ID),
         )
 
     return transform

@@ -80,7 +80,11 @@ def _dataset(fs: pafs.FileSystem, path: str) -> ds.Dataset | None:
 
 
 def _read(dataset: ds.Dataset | None, names: list[str]) -> pa.Table | None:
-    return None if dataset is None else dataset.to_table(columns=names)
+    # No Parquet file at all (folders of sources without rows hold only _SUCCESS): no schema
+    # to select from, and nothing to show.
+    if dataset is None or not dataset.files:
+        return None
+    return dataset.to_table(columns=names)
 
 
 def _plain(value: Any) -> Any:
