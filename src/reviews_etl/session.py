@@ -35,6 +35,10 @@ LOCAL_SETTINGS: Mapping[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
+    # The throughput collector: a 1M-row run took 28.8 s against 31.9 s with Java 17's
+    # default G1 (two runs each, 2 cores, 2 GiB heap); a batch job never needs G1's short
+    # pauses. ``extra_conf`` may replace it.
+    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
 }
 
 
