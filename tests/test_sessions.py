@@ -4,6 +4,8 @@ outputs do not depend on ANSI mode or the time-parser policy the session came wi
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import CLASS_REVIEWS
@@ -75,3 +77,26 @@ def test_the_summary_says_where_the_run_ran(spark, tmp_path) -> None:
     assert result.spark_conf == {"master": "local[2]", "driver.memory": "1g"}  # the suite's JVM
     first = format_summary(result).splitlines()[0]
     assert first.endswith(f"(Spark {spark.version}, master local[2], driver.memory 1g)")
+
+
+def test_a_local_session_runs_its_jvm_with_the_throughput_collector(tmp_path) -> None:
+    # A JVM of its own (the suite's is already running): what build_spark_session launches.
+    script = (
+        "from reviews_etl.session import build_spark_session\n"
+        "spark = build_spark_session()\n"
+        "bean = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
+        "print('\\n'.join(str(a) for a in bean.getInputArguments()))\n"
+        "spark.stop()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    arguments = done.stdout.splitlines()
+    assert "-XX:+UseParallelGC" in arguments
+    assert "-XX:+UseG1GC" not in arguments

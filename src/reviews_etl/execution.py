@@ -88,8 +88,8 @@ def write_by_source(df: DataFrame, root: str, source_ids: Sequence[str], staging
         write_parquet(df.drop(SOURCE_ID), join(root, f"{SOURCE_ID}={source_ids[0]}"))
         return
     fs = HadoopFS(df.sparkSession)
-    df.write.mode("overwrite").partitionBy(SOURCE_ID).parquet(staging)
     try:
+        df.write.mode("overwrite").partitionBy(SOURCE_ID).parquet(staging)
         written = set(fs.list_dirs(staging))
         for source_id in source_ids:
             name = f"{SOURCE_ID}={source_id}"

@@ -129,8 +129,8 @@ class _Paths:
         self.top = join(root, layout.analyses, layout.top_customers)
         self.ratings = join(root, layout.analyses, layout.rating_distribution)
         self.runs = join(root, layout.runs)
-        # A group's partitioned writes, before each source's folder moves into place; hidden
-        # from Spark and Athena by its leading underscore, and removed after each group.
+        # A group's partitioned write, before each source's folder moves into place; hidden
+        # from Spark and Athena by its leading underscore, and removed after each write.
         self.staging = join(root, f"_staging-{run_id}")
 
 
@@ -256,7 +256,6 @@ def _process_group(
         for index, (source, header) in enumerate(members)
     ]
     lineage = add_batch_lineage([batch.lineage for batch in batches], run_id)
-    staging = paths.staging
     # Fewer, larger files than the partitions the rows were labelled in (sized for memory).
     files = partitions_for(
         sum(batch.header.source_bytes or 0 for batch in batches),
@@ -285,7 +284,7 @@ def _process_group(
                     quarantined.df.coalesce(files),
                     paths.rejected,
                     [batch.lineage.source_id for batch in batches],
-                    join(staging, "rejected"),
+                    paths.staging,
                 )
                 counts = _batch_counts(validated, batches, parsed, quarantined)
             # A batch over the gate publishes nothing: its accepted rows are those not rejected.
@@ -307,7 +306,7 @@ def _process_group(
                         curated.df.coalesce(files),
                         paths.curated,
                         [batch.lineage.source_id for batch in passing],
-                        join(staging, "curated"),
+                        paths.staging,
                     )
                 accepted = curated.rows
             _reconcile(
@@ -323,7 +322,6 @@ def _process_group(
     finally:
         for df in cached:
             df.unpersist()
-        HadoopFS(spark).delete(staging)
 
     results = []
     for batch, count, failed in zip(batches, counts, gate_failed, strict=True):
