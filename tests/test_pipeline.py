@@ -378,3 +378,36 @@ def test_module_entry_point_runs(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     with (tmp_path / "s.csv").open(newline="") as handle:
         assert len(list(csv.reader(handle))) == 6
+
+
+def test_a_large_file_with_quoted_line_breaks_is_read_in_pieces_removed_after_the_run(
+    spark, tmp_path, monkeypatch
+) -> None:
+    written = []
+    real_write_pieces = reader_module.write_pieces
+
+    def spy(*args):
+        written.append(real_write_pieces(*args))
+        return written[-1]
+
+    monkeypatch.setattr(reader_module, "write_pieces", spy)
+    monkeypatch.setattr(reader_module, "PARTITION_BYTES", 512)  # pieces of about 512 bytes
+    header = "review_id,product_id,customer_id,rating,review_date,review_text\n"
+    body = "".join(
+        f'r{i % 50},p{i % 3},c{i % 4},{1 + i % 5},2024-01-{1 + i % 9:02d},"first\nsecond {i}"\n'
+        for i in range(80)
+    )
+    source = tmp_path / "reviews.csv"
+    source.write_text(header + body, encoding="utf-8")
+    expected = oracle.clean_file(header + body)
+    result = run_pipeline(
+        spark,
+        PipelineConfig(
+            sources=[str(source)], output_root=str(tmp_path / "out"), max_reject_ratio=1.0
+        ),
+    )
+    assert len(written) == 1  # the file was cut
+    assert not written[0].rest.parent.exists()  # its pieces were removed after the run
+    batch = result.batches[0]
+    assert (batch.rows_read, batch.rows_accepted) == (80, len(expected.accepted))
+    assert batch.rejects_by_reason["duplicate_review_id"] == 30  # ids r0..r29 come twice

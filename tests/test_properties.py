@@ -15,13 +15,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import oracle
-from reviews_etl import PipelineConfig, run_pipeline
+from reviews_etl import PipelineConfig, reader, run_pipeline
 
 settings.register_profile(
     "ci",
@@ -126,23 +127,41 @@ _R1_5 = ["r1", "p1", "c1", "5", "2024-01-01", "first"]
 _R1_2 = ["r1", "p2", "c2", "2", "2024-01-02", "second"]
 
 
+_FULL = reader.PARTITION_BYTES
+# Quoted line breaks in pieces of about 64 bytes: ids repeat across pieces, in two batches.
+_SPANNING = [[f"r{i % 4}", "p1", "c1", "5", "2024-01-01", f"two\nlines {i}"] for i in range(9)]
+
+
 @example(
-    files=[[_R1_5], [_R1_2, ["r2", "p1", "c1", "4", "2024-01-01", ""]]], plan=[0, 1], together=False
+    files=[[_R1_5], [_R1_2, ["r2", "p1", "c1", "4", "2024-01-01", ""]]],
+    plan=[0, 1],
+    together=False,
+    partition_bytes=_FULL,
 )
-@example(files=[[_R1_5], [_R1_2]], plan=[0, 1, 0], together=False)
+@example(files=[[_R1_5], [_R1_2]], plan=[0, 1, 0], together=False, partition_bytes=_FULL)
 @example(
     files=[[_R1_5, ["r3", " p1 ", "c\u00a0", " 4.0 ", "2024-02-29", " x "]], [_R1_2]],
     plan=[0, 1],
     together=True,
+    partition_bytes=_FULL,
 )
+@example(files=[_SPANNING, _SPANNING[3:]], plan=[0, 1], together=True, partition_bytes=64)
 @given(
     files=st.lists(FILE, min_size=1, max_size=3),
     plan=st.lists(st.integers(min_value=0, max_value=2), min_size=1, max_size=3),
     together=st.booleans(),
+    # Partitions of this many bytes of CSV instead of 16 MiB: a file with quoted line breaks
+    # is then cut into pieces parsed at once, and the others split into many.
+    partition_bytes=st.sampled_from([_FULL, 64, 250]),
 )
-def test_the_pipeline_agrees_with_the_oracle(spark_context_session, files, plan, together) -> None:
+def test_the_pipeline_agrees_with_the_oracle(
+    spark_context_session, files, plan, together, partition_bytes
+) -> None:
     spark = spark_context_session.newSession()
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        mock.patch.object(reader, "PARTITION_BYTES", partition_bytes),
+    ):
         root = Path(tmp)
         sources = []
         for index, lines in enumerate(files):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("pyspark")
@@ -24,6 +26,12 @@ HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
 def rows_of(spark, path):
     return [r.asDict() for r in read_reviews_csv(spark, path).orderBy("_row_number").collect()]
+
+
+def records(rows):
+    """Rows without their row number, which only orders them (its values differ between a
+    one-stream parse and pieces)."""
+    return [{k: v for k, v in row.items() if k != "_row_number"} for row in rows]
 
 
 def test_quoted_fields_hold_commas_doubled_quotes_and_newlines(spark, write_csv) -> None:
@@ -124,7 +132,7 @@ def test_records_are_spread_over_partitions_keeping_file_order(spark, write_csv)
     spread = read_reviews_csv(spark, path, partitions=3)
     assert (one.rdd.getNumPartitions(), spread.rdd.getNumPartitions()) == (1, 3)
     ordered = [r.asDict() for r in spread.orderBy("_row_number").collect()]
-    assert ordered == rows_of(spark, path)
+    assert records(ordered) == records(rows_of(spark, path))
     assert [r["review_id"] for r in ordered] == [str(i) for i in range(40)] + ["1"]
     assert ordered[7]["review_text"] == "line one\nline two of 7"
     # The later "1" is the duplicate whatever the partitioning.
@@ -214,3 +222,79 @@ def test_a_quoted_line_break_or_a_repeated_header_keeps_the_single_stream_parse(
         raw = read_reviews_csv(spark, path, partitions=1)
         assert raw.rdd.getNumPartitions() == 1  # one multi-line stream, not pieces
         assert raw.count() == rows  # the repeated header is a record (rejected later), kept
+
+
+def _multi_line_rows(count: int) -> tuple[str, list[str]]:
+    """A file of ``count`` records whose text spans two to four lines (one with a blank line),
+    every 9th reusing the id of the record 40 before it; and the ids in file order."""
+    ids, lines = [], []
+    for i in range(count):
+        review_id = f"r{i - 40}" if i % 9 == 0 and i >= 40 else f"r{i}"
+        text = f'Line one of {i}, with ""quotes""\nline two' + "\n\nline four" * (i % 3 == 0)
+        ids.append(review_id)
+        fields = f"{review_id},p{i % 5},c{i % 7},{1 + i % 5},2024-03-{1 + i % 28:02d}"
+        lines.append(f'{fields},"{text}"\n')
+    return HEADER + "".join(lines), ids
+
+
+def test_a_file_with_quoted_line_breaks_is_cut_into_pieces_parsed_at_once(
+    spark, write_csv, tmp_path
+) -> None:
+    apply_pipeline_settings(spark)
+    # Several pieces per partition: the row number must keep them apart and in order.
+    spark.conf.set("spark.sql.files.openCostInBytes", "0")
+    text, ids = _multi_line_rows(300)
+    path = write_csv(text)
+    scratch = tmp_path / "scratch"
+    raw = read_reviews_csv(spark, path, partitions=7, scratch=scratch)
+    pieces = sorted(p.name for p in scratch.rglob("*.csv"))
+    assert pieces == [f"{i:06d}.csv" for i in range(7)]
+    rows = [r.asDict() for r in raw.orderBy("_row_number").collect()]
+    assert [r["review_id"] for r in rows] == ids  # file order across pieces
+    assert records(rows) == records(rows_of(spark, path))  # as the one-stream parse
+    assert rows[3]["review_text"] == 'Line one of 3, with "quotes"\nline two\n\nline four'
+    duplicates = {
+        r.review_id
+        for r in raw.transform(validate_reviews).collect()
+        if r.reject_reason == "duplicate_review_id"
+    }
+    # Literal: each reused id is a duplicate at its later occurrence, in another piece.
+    assert duplicates == {f"r{i - 40}" for i in range(40, 300) if i % 9 == 0}
+    assert len([r for r in raw.transform(validate_reviews).collect() if r.reject_reason]) == 29
+
+
+def test_a_piece_ends_after_the_record_a_cut_would_fall_into(spark, write_csv, tmp_path) -> None:
+    apply_pipeline_settings(spark)
+    # Records of about 2 KB, most of them line breaks: every even cut lands inside one.
+    long_text = "word\n" * 400
+    body = "".join(f'r{i},p,c,5,2024-01-01,"{long_text}{i}"\n' for i in range(12))
+    path = write_csv(HEADER + body)
+    raw = read_reviews_csv(spark, path, partitions=5, scratch=tmp_path / "scratch")
+    assert len(list((tmp_path / "scratch").rglob("*.csv"))) == 5
+    rows = raw.orderBy("_row_number").collect()
+    assert [r.review_text for r in rows] == [f"{long_text}{i}" for i in range(12)]
+
+
+def test_a_file_whose_quotes_cannot_be_counted_is_parsed_as_one_stream(
+    spark, write_csv, tmp_path
+) -> None:
+    apply_pipeline_settings(spark)
+    text, _ = _multi_line_rows(100)
+    path = write_csv(text + 'r100,p,c,5,2024-01-01,a 27" screen\n')
+    raw = read_reviews_csv(spark, path, partitions=4, scratch=tmp_path / "scratch")
+    assert not list((tmp_path / "scratch").rglob("*.csv"))  # not cut
+    assert raw.rdd.getNumPartitions() == 4  # the stream's records spread after the parse
+    rows = [r.asDict() for r in raw.orderBy("_row_number").collect()]
+    assert records(rows) == records(rows_of(spark, path))
+    assert rows[-1]["review_text"] == 'a 27" screen'
+
+
+def test_pieces_go_to_the_sessions_temporary_folder_by_default(spark, write_csv) -> None:
+    from pyspark import SparkFiles
+
+    apply_pipeline_settings(spark)
+    text, ids = _multi_line_rows(60)
+    raw = read_reviews_csv(spark, write_csv(text), partitions=3)
+    root = Path(SparkFiles.getRootDirectory(), "reviews-etl-pieces")
+    assert any(p.name == "000002.csv" for p in root.rglob("*.csv"))
+    assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -49,6 +51,7 @@ from reviews_etl.reader import (
     inspect_source,
     partitions_for,
     read_reviews_csv,
+    scratch_folder,
 )
 from reviews_etl.report import write_run_report
 from reviews_etl.schemas import CURATED_STORED_SCHEMA
@@ -184,9 +187,11 @@ def _groups(
     return [*groups, current] if current else groups
 
 
-def _read_group(spark: SparkSession, batches: list[_Batch]) -> DataFrame:
+def _read_group(spark: SparkSession, batches: list[_Batch], scratch: Path) -> DataFrame:
     def read(batch: _Batch) -> DataFrame:
-        return read_reviews_csv(spark, batch.source, batch.header, batch=batch.index)
+        return read_reviews_csv(
+            spark, batch.source, batch.header, batch=batch.index, scratch=scratch
+        )
 
     # Defining a file's DataFrame is a hundred py4j round trips; Spark analyses them on its
     # own threads, so a few at once halve the time (200 files: 9.5 s one by one, 4.7 s).
@@ -233,6 +238,16 @@ def _batch_counts(
     return counts
 
 
+@contextmanager
+def _releasing(cached: list[DataFrame]) -> Iterator[None]:
+    """Unpersist what the block cached (appended to ``cached``), however it ends."""
+    try:
+        yield
+    finally:
+        for df in cached:
+            df.unpersist()
+
+
 def _keyed(df: DataFrame, contract: Callable[[DataFrame], DataFrame]) -> DataFrame:
     """The output's schema contract plus the ``source_id`` its folders are named by."""
     return df.select(*contract(df).columns, SOURCE_ID)
@@ -264,64 +279,63 @@ def _process_group(
     )
 
     cached: list[DataFrame] = []
-    try:
-        # Spark reads lazily: a source that vanishes or overflows a limit mid-read fails here.
-        with source_read_errors(*(batch.source for batch in batches)):
-            with watch.stage("clean"):
-                validated = _validate_batch(_read_group(spark, batches), cached)
-            with watch.stage("write_rejected"):
-                # Every parsed record passes here once: validation adds columns, never drops
-                # a row. Observed on the write, not on the parse under the cache: on Spark 4.1
-                # metrics observed while a cache was built never reached the Observation.
-                parsed = Counted(validated)
-                quarantined = Counted(
-                    _keyed(
-                        parsed.df.transform(quarantine_reviews).transform(lineage), to_quarantine
-                    ),
-                    by_reason=True,
+    # The pieces a large file is cut into are read until the last write: removed after it.
+    # Spark reads lazily: a source that vanishes or overflows a limit mid-read fails in here.
+    with (
+        scratch_folder() as scratch,
+        _releasing(cached),
+        source_read_errors(*(batch.source for batch in batches)),
+    ):
+        with watch.stage("clean"):
+            validated = _validate_batch(_read_group(spark, batches, scratch), cached)
+        with watch.stage("write_rejected"):
+            # Every parsed record passes here once: validation adds columns, never drops
+            # a row. Observed on the write, not on the parse under the cache: on Spark 4.1
+            # metrics observed while a cache was built never reached the Observation.
+            parsed = Counted(validated)
+            quarantined = Counted(
+                _keyed(parsed.df.transform(quarantine_reviews).transform(lineage), to_quarantine),
+                by_reason=True,
+            )
+            write_by_source(
+                quarantined.df.coalesce(files),
+                paths.rejected,
+                [batch.lineage.source_id for batch in batches],
+                paths.staging,
+            )
+            counts = _batch_counts(validated, batches, parsed, quarantined)
+        # A batch over the gate publishes nothing: its accepted rows are those not rejected.
+        gate_failed = [
+            count.read > 0 and count.rejected / count.read > config.max_reject_ratio
+            for count in counts
+        ]
+        passing = [b for b, failed in zip(batches, gate_failed, strict=True) if not failed]
+        accepted = 0
+        if passing:
+            with watch.stage("write_curated"):
+                rows = validated
+                if len(passing) < len(batches):
+                    rows = rows.where(F.col(BATCH).isin([batch.index for batch in passing]))
+                curated = Counted(
+                    _keyed(rows.transform(clean_reviews).transform(lineage), to_curated)
                 )
                 write_by_source(
-                    quarantined.df.coalesce(files),
-                    paths.rejected,
-                    [batch.lineage.source_id for batch in batches],
+                    curated.df.coalesce(files),
+                    paths.curated,
+                    [batch.lineage.source_id for batch in passing],
                     paths.staging,
                 )
-                counts = _batch_counts(validated, batches, parsed, quarantined)
-            # A batch over the gate publishes nothing: its accepted rows are those not rejected.
-            gate_failed = [
-                count.read > 0 and count.rejected / count.read > config.max_reject_ratio
-                for count in counts
-            ]
-            passing = [b for b, failed in zip(batches, gate_failed, strict=True) if not failed]
-            accepted = 0
-            if passing:
-                with watch.stage("write_curated"):
-                    rows = validated
-                    if len(passing) < len(batches):
-                        rows = rows.where(F.col(BATCH).isin([batch.index for batch in passing]))
-                    curated = Counted(
-                        _keyed(rows.transform(clean_reviews).transform(lineage), to_curated)
-                    )
-                    write_by_source(
-                        curated.df.coalesce(files),
-                        paths.curated,
-                        [batch.lineage.source_id for batch in passing],
-                        paths.staging,
-                    )
-                accepted = curated.rows
-            _reconcile(
-                spark,
-                batches,
-                paths.curated,
-                counts=counts,
-                published=[not failed for failed in gate_failed],
-                read=parsed.rows,
-                accepted=accepted,
-                rejected=quarantined.rows,
-            )
-    finally:
-        for df in cached:
-            df.unpersist()
+            accepted = curated.rows
+        _reconcile(
+            spark,
+            batches,
+            paths.curated,
+            counts=counts,
+            published=[not failed for failed in gate_failed],
+            read=parsed.rows,
+            accepted=accepted,
+            rejected=quarantined.rows,
+        )
 
     results = []
     for batch, count, failed in zip(batches, counts, gate_failed, strict=True):

@@ -5,10 +5,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import SparkFiles
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -28,6 +35,7 @@ from reviews_etl.errors import (
     UnreadableSourceError,
 )
 from reviews_etl.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
+from reviews_etl.record_cuts import Pieces, has_room, record_cuts, write_pieces
 from reviews_etl.storage import HadoopFS, absolute_local, is_local, literal_read_options
 
 UTF8_BOM = "\ufeff"
@@ -58,6 +66,7 @@ COMPRESSION_RATIO_GUESS = 4
 PARTITION_BYTES = 16 << 20
 # The low 33 bits of monotonically_increasing_id: a row's index within its partition.
 _ROW_INDEX_MASK = (1 << 33) - 1
+PIECE_NAME_DIGITS = 6  # pieces are 000000.csv, 000001.csv, ... (record_cuts.write_pieces)
 _CSV_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 MIN_BYTES_PER_CORE = 8 << 20
 
@@ -230,6 +239,7 @@ def read_reviews_csv(
     partitions: int | None = None,
     *,
     batch: int | None = None,
+    scratch: str | os.PathLike[str] | None = None,
 ) -> DataFrame:
     """Read one review CSV as :data:`reviews_etl.schemas.RAW_SCHEMA` plus a file-order row number
     (and ``_batch`` = ``batch`` when given, for a union with other sources of one pass).
@@ -241,9 +251,13 @@ def read_reviews_csv(
     A plain file with no record across lines is parsed in pieces on every core (pieces of
     ``spark.sql.files.maxPartitionBytes``, which the pipeline sets to 16 MiB), on a session
     with CSV column pruning off (:func:`~reviews_etl.session.apply_pipeline_settings`). Quoted
-    newlines force Spark to parse a file as one unsplittable partition, so those records are
-    then spread over ``partitions`` (default :func:`partitions_for` the file's size and the
-    cores) by a hash of the row number: whatever follows runs on every core.
+    newlines force Spark's one-stream parse, which cannot be split. A local plain file is then
+    cut at line breaks outside quoted fields into ``partitions`` pieces (default
+    :func:`partitions_for` the file's size and the cores), copied into ``scratch`` (default: a
+    folder of the session's temporary folder, removed when the session stops), and the pieces
+    are parsed at once on every core (:mod:`reviews_etl.record_cuts` says when a file cannot be
+    cut). Otherwise the one stream's records are spread over ``partitions`` by a hash of the
+    row number, so that whatever follows runs on every core.
     """
     mapping = header if header is not None else inspect_source(spark, source)
     if partitions is None:
@@ -279,25 +293,81 @@ def read_reviews_csv(
         maxColumns=MAX_FIELDS,
         **options,
     )
-    with source_read_errors(source):  # the file may be gone since inspect_source
-        parsed = reader.csv(location)
+    pieces = None
+    if multi_line and partitions > 1 and mapping.compression is None and is_local(location):
+        pieces = _cut_into_pieces(source, location, partitions, scratch)
     fields = [
         F.col(name) if name in mapping.positions else F.lit(None).cast("string").alias(name)
         for name in RAW_COLUMNS
     ]
-    # File order, taken in the same projection that references _corrupt_record and every
-    # field (which also keeps Spark's CSV column pruning from hiding malformed records).
-    # multiLine: one partition, so the id follows the file. Split: each partition is one
-    # piece of the file, so the piece's start offset plus the row's index within the piece
-    # (the id's low 33 bits) grows with the file and never reaches the next piece's start.
-    row_number = F.monotonically_increasing_id()
-    if not multi_line:
-        row_number = F.input_file_block_start() + row_number.bitwiseAND(F.lit(_ROW_INDEX_MASK))
     tag = [] if batch is None else [F.lit(batch).alias(BATCH)]
-    numbered = parsed.select(*fields, F.col(CORRUPT_RECORD), row_number.alias(ROW_NUMBER), *tag)
-    if multi_line and partitions > 1:
-        numbered = numbered.repartition(partitions, F.col(ROW_NUMBER))
-    return numbered
+
+    def numbered(parsed: DataFrame, row_number: Column) -> DataFrame:
+        # File order, taken in the same projection that references _corrupt_record and every
+        # field (which also keeps Spark's CSV column pruning from hiding malformed records).
+        return parsed.select(*fields, F.col(CORRUPT_RECORD), row_number.alias(ROW_NUMBER), *tag)
+
+    index = F.monotonically_increasing_id()
+    with source_read_errors(source):  # the file may be gone since inspect_source
+        if pieces is not None:
+            # A piece's rows: its order in the file in the high bits, then the row's index in
+            # its partition (where Spark may pack several pieces, the index runs on).
+            ordinal = F.substring(F.col("_metadata.file_name"), 1, PIECE_NAME_DIGITS)
+            row_number = F.shiftleft(ordinal.cast("long"), 33) + index.bitwiseAND(
+                F.lit(_ROW_INDEX_MASK)
+            )
+            head = numbered(reader.csv(str(pieces.head)), row_number)
+            # The header is the first record of the first piece only.
+            rest = numbered(reader.options(header=False).csv(str(pieces.rest)), row_number)
+            return head.union(rest)
+        if not multi_line:
+            # Each partition is one piece of the file: its start offset plus the row's index
+            # within it (the id's low 33 bits) grows with the file and never reaches the next
+            # piece's start.
+            split = F.input_file_block_start() + index.bitwiseAND(F.lit(_ROW_INDEX_MASK))
+            return numbered(reader.csv(location), split)
+        # One stream is one partition, so the id follows the file.
+        stream = numbered(reader.csv(location), index)
+    return stream.repartition(partitions, F.col(ROW_NUMBER)) if partitions > 1 else stream
+
+
+def _cut_into_pieces(
+    source: str, location: str, partitions: int, scratch: str | os.PathLike[str] | None
+) -> Pieces | None:
+    """The pieces of a local file with records across lines, copied into a new folder under
+    ``scratch``, or None when it cannot be cut or there is no room for the copy."""
+    path = location.removeprefix("file:").removeprefix("//")
+    root = Path(scratch if scratch is not None else _session_scratch())
+    try:
+        size = os.path.getsize(path)
+        root.mkdir(parents=True, exist_ok=True)
+        if not has_room(root, size):
+            return None
+        cuts = record_cuts(path, partitions)
+        if cuts is None:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="pieces-", dir=root))
+        return write_pieces(path, cuts, folder)
+    except FileNotFoundError:
+        raise SourceNotFoundError(source, GONE) from None
+
+
+def _session_scratch() -> str:
+    """A folder of the session's temporary folder, which Spark removes when it stops."""
+    return os.path.join(SparkFiles.getRootDirectory(), "reviews-etl-pieces")
+
+
+@contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A folder for the pieces of the files read in the block (``scratch`` of
+    :func:`read_reviews_csv`), removed after it: use it up before the block ends."""
+    root = Path(_session_scratch())
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _records_span_lines(
