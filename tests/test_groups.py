@@ -35,9 +35,9 @@ def passes(monkeypatch) -> list[int]:
     sizes: list[int] = []
     original = pipeline_module._read_group
 
-    def recording(spark, batches):  # type: ignore[no-untyped-def]
+    def recording(spark, batches, scratch):  # type: ignore[no-untyped-def]
         sizes.append(len(batches))
-        return original(spark, batches)
+        return original(spark, batches, scratch)
 
     monkeypatch.setattr(pipeline_module, "_read_group", recording)
     return sizes
@@ -174,9 +174,9 @@ def test_a_file_gone_before_the_pass_is_named(spark, tmp_path, monkeypatch, writ
     b = write_csv(HEADER + "b1,p,c,5,2024-01-01,\n", "b.csv")
     original = pipeline_module._read_group
 
-    def delete_b_first(spark, batches):  # type: ignore[no-untyped-def]
+    def delete_b_first(spark, batches, scratch):  # type: ignore[no-untyped-def]
         Path(b).unlink()
-        return original(spark, batches)
+        return original(spark, batches, scratch)
 
     monkeypatch.setattr(pipeline_module, "_read_group", delete_b_first)
     with pytest.raises(SourceNotFoundError) as gone:
