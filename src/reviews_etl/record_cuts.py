@@ -43,7 +43,7 @@ class _Chunk:
     """What one chunk contributes, for each parity of the quotes before it (0: even)."""
 
     quotes: int
-    irregular: tuple[bool, bool]  # a quote RFC 4180 does not allow
+    irregular: tuple[bool, bool]  # a quote RFC 4180 does not allow, or a carriage return
     # Per multiple of the piece size in the chunk: the cut (just after the first line break
     # outside quotes at or after it), or None if there is none before the chunk's end.
     cuts: tuple[tuple[int | None, ...], tuple[int | None, ...]]
@@ -60,8 +60,6 @@ def record_cuts(path: str | os.PathLike[str], pieces: int) -> list[int] | None:
         return None
     piece_bytes = -(-size // pieces)
     with open(path, "rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        if mm.find(b"\r") >= 0:
-            return None
         chunks = _scan_all(mm, piece_bytes)
     return _combine(chunks, size)
 
@@ -86,10 +84,11 @@ def _scan(mm: mmap.mmap, data: npt.NDArray[np.uint8], start: int, *, piece_bytes
     after = np.ones(len(quotes), dtype=bool)
     inner = quotes < size - 1
     after[inner] = _NEIGHBOURS[data[quotes[inner] + 1]]
+    carriage_return = mm.find(b"\r", start, end) >= 0
     # With an even number of quotes before the chunk, its 1st, 3rd, ... quotes open a field.
     irregular = (
-        not (before[0::2].all() and after[1::2].all()),
-        not (before[1::2].all() and after[0::2].all()),
+        carriage_return or not (before[0::2].all() and after[1::2].all()),
+        carriage_return or not (before[1::2].all() and after[0::2].all()),
     )
     first_target = max(-(-start // piece_bytes), 1) * piece_bytes  # never a cut at 0
     targets = range(first_target, end, piece_bytes)
