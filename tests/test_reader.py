@@ -298,3 +298,18 @@ def test_pieces_go_to_the_sessions_temporary_folder_by_default(spark, write_csv)
     root = Path(SparkFiles.getRootDirectory(), "reviews-etl-pieces")
     assert any(p.name == "000002.csv" for p in root.rglob("*.csv"))
     assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
+
+
+def test_a_file_that_cannot_be_copied_for_pieces_is_parsed_as_one_stream(
+    spark, write_csv, tmp_path, caplog
+) -> None:
+    apply_pipeline_settings(spark)
+    text, ids = _multi_line_rows(60)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with caplog.at_level("WARNING", logger="reviews_etl.reader"):
+        raw = read_reviews_csv(spark, write_csv(text), partitions=3, scratch=blocker / "scratch")
+    assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
+    (line,) = [r.getMessage() for r in caplog.records if "source_not_cut" in r.getMessage()]
+    assert "NotADirectoryError" in line
+    assert "\n" not in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 import os
 import re
 import shutil
@@ -34,9 +35,12 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
+from reviews_etl.logs import get_logger, log_event
 from reviews_etl.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
 from reviews_etl.record_cuts import Pieces, has_room, record_cuts, write_pieces
 from reviews_etl.storage import HadoopFS, absolute_local, is_local, literal_read_options
+
+logger = get_logger(__name__)
 
 UTF8_BOM = "\ufeff"
 # A header row longer than this is not a review CSV. The encoding check covers these first
@@ -335,21 +339,32 @@ def _cut_into_pieces(
     source: str, location: str, partitions: int, scratch: str | os.PathLike[str] | None
 ) -> Pieces | None:
     """The pieces of a local file with records across lines, copied into a new folder under
-    ``scratch``, or None when it cannot be cut or there is no room for the copy."""
+    ``scratch``; None when it cannot be cut, or cannot be copied there (no room, a file
+    system error: logged), and it is then parsed as one stream."""
     path = location.removeprefix("file:").removeprefix("//")
     root = Path(scratch if scratch is not None else _session_scratch())
+    folder: Path | None = None
     try:
         size = os.path.getsize(path)
         root.mkdir(parents=True, exist_ok=True)
         if not has_room(root, size):
+            log_event(logger, "source_not_cut", source=source, reason=f"no room in {root}")
             return None
         cuts = record_cuts(path, partitions)
         if cuts is None:
             return None
         folder = Path(tempfile.mkdtemp(prefix="pieces-", dir=root))
         return write_pieces(path, cuts, folder)
-    except FileNotFoundError:
-        raise SourceNotFoundError(source, GONE) from None
+    except FileNotFoundError as exc:
+        if exc.filename is not None and os.path.abspath(exc.filename) == os.path.abspath(path):
+            raise SourceNotFoundError(source, GONE) from None
+        reason = f"{type(exc).__name__}: {exc}"
+    except OSError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    log_event(logger, "source_not_cut", level=logging.WARNING, source=source, reason=reason)
+    return None
 
 
 def _session_scratch() -> str:
