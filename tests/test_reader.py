@@ -313,3 +313,20 @@ def test_a_file_that_cannot_be_copied_for_pieces_is_parsed_as_one_stream(
     (line,) = [r.getMessage() for r in caplog.records if "source_not_cut" in r.getMessage()]
     assert "NotADirectoryError" in line
     assert "\n" not in line
+
+
+def test_without_numpy_a_file_is_parsed_as_one_stream(
+    spark, write_csv, tmp_path, caplog, monkeypatch
+) -> None:
+    import sys
+
+    apply_pipeline_settings(spark)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy raises ImportError
+    monkeypatch.delitem(sys.modules, "reviews_etl.record_cuts")
+    text, ids = _multi_line_rows(60)
+    with caplog.at_level("WARNING", logger="reviews_etl.reader"):
+        raw = read_reviews_csv(spark, write_csv(text), partitions=3, scratch=tmp_path / "s")
+    assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
+    assert not (tmp_path / "s").exists()
+    (line,) = [r.getMessage() for r in caplog.records if "source_not_cut" in r.getMessage()]
+    assert "pip install numpy" in line

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyspark import SparkFiles
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -37,8 +38,10 @@ from reviews_etl.errors import (
 )
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
-from reviews_etl.record_cuts import Pieces, has_room, record_cuts, write_pieces
 from reviews_etl.storage import HadoopFS, absolute_local, is_local, literal_read_options
+
+if TYPE_CHECKING:
+    from reviews_etl.record_cuts import Pieces
 
 logger = get_logger(__name__)
 
@@ -341,6 +344,13 @@ def _cut_into_pieces(
     """The pieces of a local file with records across lines, copied into a new folder under
     ``scratch``; None when it cannot be cut, or cannot be copied there (no room, a file
     system error: logged), and it is then parsed as one stream."""
+    try:
+        # numpy comes with the spark extra; a bare install on a Spark of its own may lack it.
+        from reviews_etl.record_cuts import has_room, record_cuts, write_pieces
+    except ImportError as exc:
+        reason = f"{exc} (pip install numpy)"
+        log_event(logger, "source_not_cut", level=logging.WARNING, source=source, reason=reason)
+        return None
     path = location.removeprefix("file:").removeprefix("//")
     root = Path(scratch if scratch is not None else _session_scratch())
     folder: Path | None = None
