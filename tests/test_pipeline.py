@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 import oracle
 from conftest import CLASS_REVIEWS
-from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
+from reviews_etl import PipelineConfig, QualityGateError, record_cuts, run_pipeline
 from reviews_etl import pipeline as pipeline_module
 from reviews_etl import reader as reader_module
 from reviews_etl.cli import main
@@ -384,13 +384,13 @@ def test_a_large_file_with_quoted_line_breaks_is_read_in_pieces_removed_after_th
     spark, tmp_path, monkeypatch
 ) -> None:
     written = []
-    real_write_pieces = reader_module.write_pieces
+    real_write_pieces = record_cuts.write_pieces
 
     def spy(*args):
         written.append(real_write_pieces(*args))
         return written[-1]
 
-    monkeypatch.setattr(reader_module, "write_pieces", spy)
+    monkeypatch.setattr(record_cuts, "write_pieces", spy)
     monkeypatch.setattr(reader_module, "PARTITION_BYTES", 512)  # pieces of about 512 bytes
     header = "review_id,product_id,customer_id,rating,review_date,review_text\n"
     body = "".join(
