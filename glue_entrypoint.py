@@ -8,7 +8,7 @@ Runs on Glue with the reviews_etl wheel (``--additional-python-modules``), and l
 import sys
 
 from reviews_etl.errors import ReviewsEtlError
-from reviews_etl.glue import main
+from reviews_etl.job.glue import main
 
 if __name__ == "__main__":
     try:

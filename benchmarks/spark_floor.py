@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds: dict[str, float] = {}
     start = time.perf_counter()
 
-    from reviews_etl.session import build_spark_session
+    from reviews_etl.job.session import build_spark_session
 
     spark = build_spark_session(
         "reviews-spark-floor", master=args.master, driver_memory=args.driver_memory

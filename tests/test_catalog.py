@@ -16,7 +16,7 @@ import pytest
 from awsserver import fake_aws_env, moto_server
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
-from reviews_etl.glue import resolve_job_args
+from reviews_etl.job.glue import resolve_job_args
 from test_infra import load_template
 
 DATABASE = "reviews_db"

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CLASS_REVIEWS, REPO_ROOT
 from reviews_etl.errors import ConfigError
-from reviews_etl.glue import _fallback_resolver, main, resolve_job_args
+from reviews_etl.job.glue import _fallback_resolver, main, resolve_job_args
 
 BASE = [
     "glue_entrypoint.py",

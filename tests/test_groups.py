@@ -12,9 +12,9 @@ import pytest
 
 import oracle
 from reviews_etl import PipelineConfig, run_pipeline
-from reviews_etl import pipeline as pipeline_module
 from reviews_etl.errors import ReconciliationError, SourceNotFoundError
-from reviews_etl.reader import HeaderMapping
+from reviews_etl.job import pipeline as pipeline_module
+from reviews_etl.job.reader import HeaderMapping
 from reviews_etl.sample import write_sample_file
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"

@@ -29,14 +29,14 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
-from reviews_etl.pipeline import run_pipeline, source_id_for
-from reviews_etl.read_errors import source_read_errors
-from reviews_etl.reader import (
+from reviews_etl.job.pipeline import run_pipeline, source_id_for
+from reviews_etl.job.read_errors import source_read_errors
+from reviews_etl.job.reader import (
     HEADER_READ_LIMIT,
     MAX_FIELDS,
     inspect_source,
 )
-from reviews_etl.storage import literal_read_options, normalise_path
+from reviews_etl.job.storage import literal_read_options, normalise_path
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 REPO = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ def test_file_names_are_literal_as_s3_keys(spark, name) -> None:
 def test_glob_switch_is_what_keeps_names_literal(spark, hostile_folder, monkeypatch) -> None:
     """Guards ``__globPaths__`` (an option Spark reads, not a documented one): without it the
     bracket name is a pattern again, so a Spark upgrade that drops it turns this red."""
-    from reviews_etl import reader
+    from reviews_etl.job import reader
 
     monkeypatch.setattr(reader, "literal_read_options", lambda path: {})
     with pytest.raises(Exception, match=r"URISyntaxException|Relative path"):
@@ -426,7 +426,7 @@ def test_a_source_deleted_while_being_read_fails_in_one_line(spark, tmp_path) ->
 @pytest.mark.slow
 def test_a_run_whose_source_vanishes_fails(spark, tmp_path, monkeypatch) -> None:
     """The pipeline's part: the run fails (its manifest says so) and publishes nothing."""
-    from reviews_etl import pipeline
+    from reviews_etl.job import pipeline
 
     path = tmp_path / "vanishing.csv"
     path.write_text(GOOD_TEXT, encoding="utf-8")
@@ -452,7 +452,7 @@ def test_a_run_whose_source_vanishes_fails(spark, tmp_path, monkeypatch) -> None
 
 def test_the_field_limit_refuses_in_one_line(spark, write_csv, monkeypatch) -> None:
     """The mechanism at a small limit; the 100 MB field below is the real thing."""
-    from reviews_etl import read_errors, reader
+    from reviews_etl.job import read_errors, reader
 
     monkeypatch.setattr(reader, "MAX_FIELD_CHARS", 1000)  # what Spark is given
     monkeypatch.setattr(read_errors, "MAX_FIELD_CHARS", 1000)  # what the message says

@@ -13,14 +13,15 @@ from pyspark.sql import SparkSession
 
 import oracle
 from conftest import CLASS_REVIEWS
-from reviews_etl import PipelineConfig, QualityGateError, record_cuts, run_pipeline
-from reviews_etl import pipeline as pipeline_module
-from reviews_etl import reader as reader_module
+from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
 from reviews_etl.columns import REJECT_REASONS
 from reviews_etl.errors import MissingColumnsError
+from reviews_etl.job import pipeline as pipeline_module
+from reviews_etl.job import reader as reader_module
+from reviews_etl.job import record_cuts
+from reviews_etl.job.storage import HadoopFS
 from reviews_etl.sample import write_sample_file
-from reviews_etl.storage import HadoopFS
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import oracle
-from reviews_etl import PipelineConfig, reader, run_pipeline
+from reviews_etl import PipelineConfig, run_pipeline
+from reviews_etl.job import reader
 
 settings.register_profile(
     "ci",

@@ -18,8 +18,8 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
-from reviews_etl.reader import decode_head, inspect_source, parse_header, partitions_for
-from reviews_etl.session import apply_pipeline_settings
+from reviews_etl.job.reader import decode_head, inspect_source, parse_header, partitions_for
+from reviews_etl.job.session import apply_pipeline_settings
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
@@ -307,7 +307,7 @@ def test_a_file_that_cannot_be_copied_for_pieces_is_parsed_as_one_stream(
     text, ids = _multi_line_rows(60)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with caplog.at_level("WARNING", logger="reviews_etl.reader"):
+    with caplog.at_level("WARNING", logger="reviews_etl.job.reader"):
         raw = read_reviews_csv(spark, write_csv(text), partitions=3, scratch=blocker / "scratch")
     assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
     (line,) = [r.getMessage() for r in caplog.records if "source_not_cut" in r.getMessage()]
@@ -323,9 +323,9 @@ def test_without_numpy_a_file_is_parsed_as_one_stream(
     apply_pipeline_settings(spark)
     # As without numpy: importing the scan fails (blocking numpy itself would also stop
     # pyspark 4.1, which imports it while collecting rows).
-    monkeypatch.setitem(sys.modules, "reviews_etl.record_cuts", None)
+    monkeypatch.setitem(sys.modules, "reviews_etl.job.record_cuts", None)
     text, ids = _multi_line_rows(60)
-    with caplog.at_level("WARNING", logger="reviews_etl.reader"):
+    with caplog.at_level("WARNING", logger="reviews_etl.job.reader"):
         raw = read_reviews_csv(spark, write_csv(text), partitions=3, scratch=tmp_path / "s")
     assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
     assert not (tmp_path / "s").exists()

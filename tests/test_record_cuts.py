@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviews_etl import record_cuts as rc
+from reviews_etl.job import record_cuts as rc
 
 HEADER = ["review_id", "product_id", "customer_id", "rating", "review_date", "review_text"]
 

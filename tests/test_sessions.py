@@ -11,8 +11,8 @@ from pathlib import Path
 from conftest import CLASS_REVIEWS
 from outputs import outputs
 from reviews_etl import PipelineConfig, run_pipeline
+from reviews_etl.job.session import apply_pipeline_settings, default_driver_memory
 from reviews_etl.manifest import format_summary
-from reviews_etl.session import apply_pipeline_settings, default_driver_memory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample_reviews.csv"
@@ -82,7 +82,7 @@ def test_the_summary_says_where_the_run_ran(spark, tmp_path) -> None:
 def test_a_local_session_runs_its_jvm_with_the_throughput_collector(tmp_path) -> None:
     # A JVM of its own (the suite's is already running): what build_spark_session launches.
     script = (
-        "from reviews_etl.session import build_spark_session\n"
+        "from reviews_etl.job.session import build_spark_session\n"
         "spark = build_spark_session()\n"
         "bean = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
         "print('\\n'.join(str(a) for a in bean.getInputArguments()))\n"

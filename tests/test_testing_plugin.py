@@ -30,7 +30,7 @@ DOC = REPO_ROOT / "docs" / "testing-your-transforms.md"
 PLUGIN_CHECKS = """
 from pyspark import SparkContext
 
-from reviews_etl.session import PIPELINE_HADOOP_SETTINGS, PIPELINE_SETTINGS
+from reviews_etl.job.session import PIPELINE_HADOOP_SETTINGS, PIPELINE_SETTINGS
 from reviews_etl.testing import assert_reviews_equal
 from reviews_etl import clean_reviews
 
@@ -67,7 +67,7 @@ def test_plugin_is_registered_through_the_pytest11_entry_point(
 ) -> None:
     points = importlib.metadata.entry_points(group="pytest11")
     assert [point.value for point in points if point.name == "reviews_etl"] == [
-        "reviews_etl.pytest_plugin"
+        "reviews_etl.testing.plugin"
     ]
     assert pytestconfig.pluginmanager.hasplugin("reviews_etl")
 

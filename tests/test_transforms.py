@@ -23,14 +23,14 @@ from reviews_etl import (
     validate_reviews,
 )
 from reviews_etl.columns import RAW_COLUMNS, REJECT_REASON, ROW_NUMBER, RejectReason
-from reviews_etl.schemas import (
+from reviews_etl.job.schemas import (
     CLEAN_SCHEMA,
     DAILY_REVIEW_COUNTS_SCHEMA,
     RATING_DISTRIBUTION_SCHEMA,
     REJECTED_CORE_SCHEMA,
     TOP_CUSTOMERS_SCHEMA,
 )
-from reviews_etl.transforms import (
+from reviews_etl.job.transforms import (
     _WHITESPACE,
     FIRST_ROW,
     duplicate_review_ids,

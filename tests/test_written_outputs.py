@@ -14,15 +14,15 @@ import pytest
 
 import oracle
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
-from reviews_etl import pipeline as pipeline_module
 from reviews_etl.errors import ReconciliationError
+from reviews_etl.job import pipeline as pipeline_module
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample_reviews.csv"
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 
 # The Parquet schema of every output, as docs/data-contract.md and the Athena tables declare
-# it: (column, Arrow type). Written out here, never imported from reviews_etl.schemas.
+# it: (column, Arrow type). Written out here, never imported from reviews_etl.job.schemas.
 EXPECTED_SCHEMAS = {
     "processed-data": [
         ("review_id", "string"),

@@ -24,10 +24,10 @@ def keep_session_compression(spark: SparkSession) -> Iterator[None]:
 
 
 def main() -> int:
-    import reviews_etl.execution
+    import reviews_etl.job.execution
     from reviews_etl.cli import main as cli_main
 
-    reviews_etl.execution.uncompressed_caching = keep_session_compression  # type: ignore[assignment]
+    reviews_etl.job.execution.uncompressed_caching = keep_session_compression  # type: ignore[assignment]
     return cli_main()
 
 

@@ -1,94 +1,99 @@
 """reviews-etl: typed schemas and pure PySpark transforms for product-review CSV files.
 
 The package imports without pyspark (the Lambda trigger path needs only boto3 and
-pydantic). Spark-dependent names are loaded on first use, so
-``from reviews_etl import clean_reviews`` works wherever pyspark is installed.
+pydantic). Every public name is loaded on first use, so ``from reviews_etl import
+clean_reviews`` works wherever pyspark is installed and costs nothing where it is not.
+
+The public names are listed once, in ``__init__.pyi``: type checkers read it for their
+types, and this module reads it for where each name lives.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
-from typing import TYPE_CHECKING, Any
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from reviews_etl._version import __version__
-from reviews_etl.config import OutputLayout, PipelineConfig
-from reviews_etl.errors import (
-    ConfigError,
-    EmptySourceError,
-    InvalidHeaderError,
-    MissingColumnsError,
-    QualityGateError,
-    ReviewsEtlError,
-    SourceError,
-    SourceNotFoundError,
-    UnreadableSourceError,
-)
-from reviews_etl.manifest import BatchResult, RunResult
 
-if TYPE_CHECKING:
-    from reviews_etl.analyses import (
-        daily_review_counts,
-        latest_per_review_id,
-        rating_distribution,
-        top_customers,
-    )
-    from reviews_etl.pipeline import run_pipeline
-    from reviews_etl.reader import read_reviews_csv
-    from reviews_etl.session import build_spark_session
-    from reviews_etl.transforms import (
-        add_lineage,
-        clean_reviews,
-        quarantine_reviews,
-        validate_reviews,
-    )
+def _public_names() -> dict[str, str]:
+    stub = ast.parse(Path(__file__).with_suffix(".pyi").read_text(encoding="utf-8"))
+    return {
+        alias.asname or alias.name: node.module
+        for node in stub.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
 
-_LAZY: dict[str, str] = {
-    "validate_reviews": "reviews_etl.transforms",
-    "clean_reviews": "reviews_etl.transforms",
-    "quarantine_reviews": "reviews_etl.transforms",
-    "add_lineage": "reviews_etl.transforms",
-    "latest_per_review_id": "reviews_etl.analyses",
-    "daily_review_counts": "reviews_etl.analyses",
-    "top_customers": "reviews_etl.analyses",
-    "rating_distribution": "reviews_etl.analyses",
-    "read_reviews_csv": "reviews_etl.reader",
-    "build_spark_session": "reviews_etl.session",
-    "run_pipeline": "reviews_etl.pipeline",
+
+_PUBLIC = _public_names()
+__all__ = sorted(_PUBLIC)  # noqa: PLE0605 - built from the stub, which lists the names
+
+# Modules that moved into the job subpackage (0.x). Old imports keep working, with a
+# DeprecationWarning naming the new home, so notebooks and user code written against the
+# flat layout do not break on upgrade.
+_MOVED = {
+    **{
+        f"reviews_etl.{name}": f"reviews_etl.job.{name}"
+        for name in (
+            "analyses",
+            "catalog",
+            "execution",
+            "glue",
+            "pipeline",
+            "read_errors",
+            "reader",
+            "record_cuts",
+            "schemas",
+            "session",
+            "storage",
+            "transforms",
+        )
+    },
+    "reviews_etl.pytest_plugin": "reviews_etl.testing.plugin",
 }
 
-__all__ = [
-    "BatchResult",
-    "ConfigError",
-    "EmptySourceError",
-    "InvalidHeaderError",
-    "MissingColumnsError",
-    "OutputLayout",
-    "PipelineConfig",
-    "QualityGateError",
-    "ReviewsEtlError",
-    "RunResult",
-    "SourceError",
-    "SourceNotFoundError",
-    "UnreadableSourceError",
-    "__version__",
-    "add_lineage",
-    "build_spark_session",
-    "clean_reviews",
-    "daily_review_counts",
-    "latest_per_review_id",
-    "quarantine_reviews",
-    "rating_distribution",
-    "read_reviews_csv",
-    "run_pipeline",
-    "top_customers",
-    "validate_reviews",
-]
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers an old module name with the module at its new home (the same object)."""
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in _MOVED:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        new = _MOVED[spec.name]
+        warnings.warn(
+            f"{spec.name} moved to {new}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module(new)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """The module at the new home is already executed."""
+
+
+if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'reviews_etl' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from pyspark.sql import SparkSession
 
 from reviews_etl.config import PipelineConfig
+from reviews_etl.job.pipeline import run_pipeline
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import RunResult
-from reviews_etl.pipeline import run_pipeline
 from reviews_etl.trigger import (
     JobLauncher,
     LandingRules,

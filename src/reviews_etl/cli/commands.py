@@ -8,7 +8,6 @@ import re
 from typing import TYPE_CHECKING
 
 from reviews_etl import deploy as deploy_package
-from reviews_etl.catalog import register_existing
 from reviews_etl.config import (
     PipelineConfig,
 )
@@ -20,6 +19,7 @@ from reviews_etl.errors import (
     QualityGateError,
     RunFailedError,
 )
+from reviews_etl.job.catalog import register_existing
 from reviews_etl.manifest import format_summary
 from reviews_etl.report import write_report
 from reviews_etl.sample import write_sample_file
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 def start_spark(master: str, driver_memory: str | None) -> SparkSession:
     """A local SparkSession, with the two set-up problems users hit named plainly."""
     try:
-        from reviews_etl.session import build_spark_session, default_driver_memory
+        from reviews_etl.job.session import build_spark_session, default_driver_memory
     except ImportError as exc:
         raise EnvironmentSetupError(
             f"pyspark is not installed: pip install 'reviews-etl[spark]' (import failed: {exc})"
@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         catalog_database=args.catalog_database,
     )
     spark = start_spark(args.master, args.driver_memory)
-    from reviews_etl.pipeline import run_pipeline  # pyspark is there: start_spark checked
+    from reviews_etl.job.pipeline import run_pipeline  # pyspark is there: start_spark checked
 
     try:
         with _progress(spark, args) as progress:

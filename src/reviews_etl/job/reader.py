@@ -36,12 +36,12 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
+from reviews_etl.job.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
+from reviews_etl.job.storage import HadoopFS, absolute_local, is_local, literal_read_options
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
-from reviews_etl.storage import HadoopFS, absolute_local, is_local, literal_read_options
 
 if TYPE_CHECKING:
-    from reviews_etl.record_cuts import Pieces
+    from reviews_etl.job.record_cuts import Pieces
 
 logger = get_logger(__name__)
 
@@ -248,8 +248,8 @@ def read_reviews_csv(
     batch: int | None = None,
     scratch: str | os.PathLike[str] | None = None,
 ) -> DataFrame:
-    """Read one review CSV as :data:`reviews_etl.schemas.RAW_SCHEMA` plus a file-order row number
-    (and ``_batch`` = ``batch`` when given, for a union with other sources of one pass).
+    """Read one review CSV as :data:`reviews_etl.job.schemas.RAW_SCHEMA` plus a file-order row
+    number (and ``_batch`` = ``batch`` when given, for a union with other sources of one pass).
 
     Every field is text (cast later, explicitly, by the cleaning transform). Quoted fields may
     hold commas, doubled quotes and newlines. A record that does not parse into the header's
@@ -257,12 +257,12 @@ def read_reviews_csv(
 
     A plain file with no record across lines is parsed in pieces on every core (pieces of
     ``spark.sql.files.maxPartitionBytes``, which the pipeline sets to 16 MiB), on a session
-    with CSV column pruning off (:func:`~reviews_etl.session.apply_pipeline_settings`). Quoted
+    with CSV column pruning off (:func:`~reviews_etl.job.session.apply_pipeline_settings`). Quoted
     newlines force Spark's one-stream parse, which cannot be split. A local plain file is then
     cut at line breaks outside quoted fields into ``partitions`` pieces (default
     :func:`partitions_for` the file's size and the cores), copied into ``scratch`` (default: a
     folder of the session's temporary folder, removed when the session stops), and the pieces
-    are parsed at once on every core (:mod:`reviews_etl.record_cuts` says when a file cannot be
+    are parsed at once on every core (:mod:`reviews_etl.job.record_cuts` says when a file cannot be
     cut). Otherwise the one stream's records are spread over ``partitions`` by a hash of the
     row number, so that whatever follows runs on every core.
     """
@@ -346,7 +346,7 @@ def _cut_into_pieces(
     system error: logged), and it is then parsed as one stream."""
     try:
         # numpy comes with the spark extra; a bare install on a Spark of its own may lack it.
-        from reviews_etl.record_cuts import has_room, record_cuts, write_pieces
+        from reviews_etl.job.record_cuts import has_room, record_cuts, write_pieces
     except ImportError as exc:
         reason = f"{exc} (pip install numpy)"
         log_event(logger, "source_not_cut", level=logging.WARNING, source=source, reason=reason)

@@ -25,7 +25,7 @@ from reviews_etl.columns import (
     SOURCE_ID,
 )
 from reviews_etl.config import DEFAULT_TOP_N
-from reviews_etl.schemas import (
+from reviews_etl.job.schemas import (
     DAILY_REVIEW_COUNTS_SCHEMA,
     RATING_DISTRIBUTION_SCHEMA,
     TOP_CUSTOMERS_SCHEMA,

@@ -34,7 +34,7 @@ from reviews_etl.columns import (
     SOURCE_ID,
     RejectReason,
 )
-from reviews_etl.schemas import (
+from reviews_etl.job.schemas import (
     CLEAN_SCHEMA,
     CURATED_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -267,7 +267,7 @@ def _ensure_validated(df: DataFrame) -> DataFrame:
 
 
 def clean_reviews(df: DataFrame) -> DataFrame:
-    """Accepted rows, normalised (:data:`~reviews_etl.schemas.CLEAN_SCHEMA`).
+    """Accepted rows, normalised (:data:`~reviews_etl.job.schemas.CLEAN_SCHEMA`).
 
     Takes raw text columns or the output of :func:`validate_reviews`.
     """

@@ -15,13 +15,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from reviews_etl._version import __version__
-from reviews_etl.analyses import (
-    daily_review_counts,
-    latest_per_review_id,
-    rating_distribution,
-    top_customers,
-)
-from reviews_etl.catalog import CURATED_TABLE, REJECTED_TABLE, PartitionRegistrar
 from reviews_etl.columns import (
     BATCH,
     CUSTOMER_ID,
@@ -36,28 +29,32 @@ from reviews_etl.columns import (
 )
 from reviews_etl.config import PipelineConfig
 from reviews_etl.errors import QualityGateError, ReconciliationError
-from reviews_etl.execution import (
+from reviews_etl.job.analyses import (
+    daily_review_counts,
+    latest_per_review_id,
+    rating_distribution,
+    top_customers,
+)
+from reviews_etl.job.catalog import CURATED_TABLE, REJECTED_TABLE, PartitionRegistrar
+from reviews_etl.job.execution import (
     Counted,
     cache,
     complete_batches,
     write_by_source,
     write_parquet,
 )
-from reviews_etl.logs import get_logger, log_event
-from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
-from reviews_etl.read_errors import source_read_errors
-from reviews_etl.reader import (
+from reviews_etl.job.read_errors import source_read_errors
+from reviews_etl.job.reader import (
     HeaderMapping,
     inspect_source,
     partitions_for,
     read_reviews_csv,
     scratch_folder,
 )
-from reviews_etl.report import write_run_report
-from reviews_etl.schemas import CURATED_STORED_SCHEMA
-from reviews_etl.session import apply_pipeline_settings
-from reviews_etl.storage import HadoopFS, absolute_local, join, normalise_path
-from reviews_etl.transforms import (
+from reviews_etl.job.schemas import CURATED_STORED_SCHEMA
+from reviews_etl.job.session import apply_pipeline_settings
+from reviews_etl.job.storage import HadoopFS, absolute_local, join, normalise_path
+from reviews_etl.job.transforms import (
     BatchLineage,
     add_batch_lineage,
     add_normalised_text,
@@ -69,6 +66,9 @@ from reviews_etl.transforms import (
     to_curated,
     to_quarantine,
 )
+from reviews_etl.logs import get_logger, log_event
+from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
+from reviews_etl.report import write_run_report
 
 logger = get_logger(__name__)
 

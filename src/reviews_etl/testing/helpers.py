@@ -1,35 +1,14 @@
-"""pytest plugin and helpers for testing your own transforms next to reviews-etl's.
+"""Helpers for testing your own transforms: raw reviews DataFrames and a chispa comparison.
 
-Installed with ``pip install "reviews-etl[testing]"``; pytest loads it by itself (the
-``pytest11`` entry point ``reviews_etl``). It provides:
-
-- the ``spark`` fixture: one local SparkSession for the test run, with the settings the
-  pipeline applies on Glue (:data:`reviews_etl.session.PIPELINE_SETTINGS`), quiet logs and
-  no UI;
-- the ``reviews_df`` fixture: a factory of raw reviews DataFrames (:func:`make_reviews_df`),
-  the columns :func:`reviews_etl.read_reviews_csv` returns;
-- :func:`assert_reviews_equal`: chispa's DataFrame comparison with defaults that suit
-  transform outputs.
-
-Options (command line, or the ini option of the same name in ``[tool.pytest.ini_options]``):
-
-- ``--reviews-etl-master`` / ``reviews_etl_master``: the Spark master (default ``local[2]``);
-- ``--reviews-etl-spark-line`` / ``reviews_etl_spark_line``: the Spark line the run must be
-  on (``3.5`` for Glue 5.x, ``4.1`` for Glue 6.0). A check only: the installed pyspark is
-  what runs, and a run on another line stops before any test.
-
-Importing this module starts no JVM; the ``spark`` fixture does, on first use.
+Public through :mod:`reviews_etl.testing`; they need pyspark and chispa, not pytest.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import chispa
-import pyspark
-import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -44,8 +23,7 @@ from reviews_etl.columns import (
     REVIEW_TEXT,
     ROW_NUMBER,
 )
-from reviews_etl.schemas import RAW_SCHEMA
-from reviews_etl.session import apply_pipeline_settings, build_spark_session
+from reviews_etl.job.schemas import RAW_SCHEMA
 
 __all__ = [
     "DEFAULT_MASTER",
@@ -60,9 +38,6 @@ __all__ = [
 ]
 
 DEFAULT_MASTER = "local[2]"
-MASTER_OPTION = "reviews_etl_master"
-SPARK_LINE_OPTION = "reviews_etl_spark_line"
-_LINE_PATTERN = re.compile(r"^(\d+)\.(\d+)$")
 
 # What read_reviews_csv returns: every raw field as text, the text of a record that did not
 # parse, and the record's position in its file.
@@ -194,80 +169,3 @@ def assert_reviews_equal(
 def spark_line(version: str) -> str:
     """The Spark line (major.minor) of a version string: ``"3.5"`` for ``"3.5.6"``."""
     return ".".join(version.split(".")[:2])
-
-
-def _option(config: pytest.Config, name: str) -> str | None:
-    """A plugin option: the command line's if given, else the ini file's, else None."""
-    value = config.getoption(name)
-    if value is None:
-        value = config.getini(name)
-    return str(value) if value else None
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """The plugin's options, on the command line and in the ini file."""
-    group = parser.getgroup("reviews-etl", "reviews-etl Spark fixtures")
-    master_help = f"Spark master of the reviews-etl 'spark' fixture (default {DEFAULT_MASTER})."
-    group.addoption("--reviews-etl-master", dest=MASTER_OPTION, default=None, help=master_help)
-    parser.addini(MASTER_OPTION, master_help, default="")
-    line_help = (
-        "Spark line this run must be on, e.g. 3.5 (Glue 5.x) or 4.1 (Glue 6.0): the run "
-        "stops if the installed pyspark is another line. A check only: pyspark cannot be "
-        "switched at run time, install the line you want (pip install 'pyspark==4.1.*')."
-    )
-    group.addoption(
-        "--reviews-etl-spark-line", dest=SPARK_LINE_OPTION, default=None, help=line_help
-    )
-    parser.addini(SPARK_LINE_OPTION, line_help, default="")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Check the Spark line the run asks for (no JVM: the installed version is a string)."""
-    wanted = _option(config, SPARK_LINE_OPTION)
-    if wanted is None:
-        return
-    if not _LINE_PATTERN.match(wanted):
-        raise pytest.UsageError(
-            f"--reviews-etl-spark-line {wanted!r}: expected a Spark line such as 3.5 or 4.1"
-        )
-    installed = pyspark.__version__
-    if spark_line(installed) != wanted:
-        raise pytest.UsageError(
-            f"--reviews-etl-spark-line {wanted}: the installed pyspark is {installed} "
-            f"(line {spark_line(installed)}); pytest cannot switch it, install the line the "
-            f"run needs in this environment (pip install 'pyspark=={wanted}.*')"
-        )
-
-
-@pytest.fixture(scope="session")
-def spark(pytestconfig: pytest.Config) -> Iterator[SparkSession]:
-    """One local SparkSession for the test run, set up as the pipeline sets Glue's:
-    :data:`~reviews_etl.session.PIPELINE_SETTINGS` (UTC, ANSI on, ...), quiet logs, no UI.
-
-    Shared by every test: a test that changes a SQL setting should use
-    ``spark.newSession()``. Stopped at the end of the run.
-    """
-    master = _option(pytestconfig, MASTER_OPTION) or DEFAULT_MASTER
-    session = build_spark_session(
-        app_name="reviews-etl-pytest",
-        master=master,
-        extra_conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"},
-        log_level="ERROR",
-    )
-    apply_pipeline_settings(session)
-    yield session
-    session.stop()
-
-
-@pytest.fixture
-def reviews_df(spark: SparkSession) -> ReviewsFactory:
-    """``reviews_df(rows)``: a raw reviews DataFrame of ``rows`` (see :func:`make_reviews_df`).
-
-    ``reviews_df([{}, {"rating": "six"}, {"review_id": None}])`` is three rows: a valid
-    one, one with an invalid rating and one without a review_id.
-    """
-
-    def factory(rows: Sequence[Mapping[str, str | None]]) -> DataFrame:
-        return make_reviews_df(spark, rows)
-
-    return factory

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reviews_etl.errors import ReviewsEtlError, SourceNotFoundError, UnreadableSourceError
-from reviews_etl.storage import absolute_local
+from reviews_etl.job.storage import absolute_local
 
-# Limits of Spark's CSV parser, explicit (reviews_etl.reader passes them on). A longer field
+# Limits of Spark's CSV parser, explicit (reviews_etl.job.reader passes them on). A longer field
 # or a record with more fields fails the read, which :func:`source_read_errors` turns into an
 # UnreadableSourceError; without the field limit a 100 MB field ran a 1 GiB driver out of
 # memory. 20480 fields is Spark's own default: a higher one is allocated up front for every

@@ -1,6 +1,6 @@
 """The Spark mechanics the pipeline relies on: caches without column compression, counts
 observed while rows are written, Parquet writes, and which batch folders are complete.
-Orchestration (what runs when) stays in :mod:`reviews_etl.pipeline`."""
+Orchestration (what runs when) stays in :mod:`reviews_etl.job.pipeline`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from reviews_etl.columns import REJECT_REASON, REJECT_REASONS, SOURCE_ID
-from reviews_etl.storage import HadoopFS, join
+from reviews_etl.job.storage import HadoopFS, join
 
 SUCCESS_MARKER = "_SUCCESS"
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
@@ -106,7 +106,7 @@ def write_by_source(df: DataFrame, root: str, source_ids: Sequence[str], staging
 
 def complete_batches(spark: SparkSession, curated_root: str) -> list[str]:
     """The ``source_id=`` folders whose write was committed (Spark's ``_SUCCESS`` marker,
-    which :func:`~reviews_etl.session.apply_pipeline_settings` keeps on): a folder left
+    which :func:`~reviews_etl.job.session.apply_pipeline_settings` keeps on): a folder left
     half-written by a run that was killed is never read, until its source is processed
     again."""
     fs = HadoopFS(spark)

@@ -19,10 +19,10 @@ from pyspark.sql import SparkSession
 
 from reviews_etl.config import DEFAULT_MAX_REJECT_RATIO, DEFAULT_TOP_N, PipelineConfig
 from reviews_etl.errors import ConfigError
+from reviews_etl.job.pipeline import run_pipeline
+from reviews_etl.job.session import apply_pipeline_settings, build_spark_session
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import RunResult
-from reviews_etl.pipeline import run_pipeline
-from reviews_etl.session import apply_pipeline_settings, build_spark_session
 from reviews_etl.sources import read_source_manifest
 
 REQUIRED_ARGS = ("JOB_NAME", "output_path")

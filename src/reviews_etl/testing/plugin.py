@@ -1,5 +1,5 @@
-"""The ``pytest11`` entry point of reviews-etl: registers :mod:`reviews_etl.testing` when the
-``testing`` extra (pyspark, chispa) is installed.
+"""The ``pytest11`` entry point of reviews-etl: registers :mod:`reviews_etl.testing.fixtures`
+when the ``testing`` extra (pyspark, chispa) is installed.
 
 Entry points are registered whatever extras were installed, so a plain ``pip install
 reviews-etl`` with pytest around must still let pytest start: without the extra, the
@@ -14,7 +14,7 @@ from typing import NoReturn
 import pytest
 
 try:
-    from reviews_etl.testing import pytest_addoption, pytest_configure, reviews_df, spark
+    from reviews_etl.testing.fixtures import pytest_addoption, pytest_configure, reviews_df, spark
 except ModuleNotFoundError as missing:
     _INSTALL = (
         f"the reviews-etl pytest plugin needs {missing.name}: pip install 'reviews-etl[testing]'"
