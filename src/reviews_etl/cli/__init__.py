@@ -11,12 +11,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from reviews_etl.cli.commands import start_spark
 from reviews_etl.cli.exits import EXIT_CODES, PROG, describe, exit_code
 from reviews_etl.cli.parser import build_parser
 from reviews_etl.logs import get_logger
 
-__all__ = ["EXIT_CODES", "build_parser", "exit_code", "main", "start_spark"]
+__all__ = ["EXIT_CODES", "build_parser", "exit_code", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable
 
 import botocore.exceptions
 
@@ -15,9 +13,7 @@ from reviews_etl.errors import (
 )
 
 PROG = "reviews-etl"
-Handler = Callable[[argparse.Namespace], int]
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reviews_etl import deploy as deploy_package
 from reviews_etl._version import __version__
@@ -25,8 +26,12 @@ class _HelpFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
+if TYPE_CHECKING:
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
 def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: _Commands,
     name: str,
     **kwargs: object,
 ) -> argparse.ArgumentParser:
@@ -87,7 +92,181 @@ def _add_project_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_spark_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
+    parser.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
+
+
+def _add_gate_arguments(
+    parser: argparse.ArgumentParser, top_n_help: str | None = None, ratio_help: str | None = None
+) -> None:
+    """--top-n and --max-reject-ratio (a help text of None lists the flag without one)."""
+    parser.add_argument("--top-n", type=_positive_int, default=DEFAULT_TOP_N, help=top_n_help)
+    parser.add_argument(
+        "--max-reject-ratio", type=_share, default=DEFAULT_MAX_REJECT_RATIO, help=ratio_help
+    )
+
+
+def _add_limit(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """An optional upper bound N (at least 1; default: none)."""
+    parser.add_argument(flag, type=_positive_int, default=None, metavar="N", help=help)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The parent parser of the subcommands that run Spark: verbosity and progress."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="log one JSON line per decision to stderr"
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no live progress lines (they are drawn only on a terminal, on stderr)",
+    )
+    common.add_argument(
+        "--no-stop-spark",
+        dest="stop_spark",
+        action="store_false",
+        help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
+    )
+    return common
+
+
+def _add_run_parser(commands: _Commands, common: argparse.ArgumentParser) -> None:
+    run = _command(
+        commands,
+        "run",
+        parents=[common],
+        help="process CSV files (one batch each) into the output layout",
+        description="Process each SOURCE as one batch, in order: clean, quarantine, write "
+        "curated Parquet, then refresh the three analyses over all curated data.",
+    )
+    run.add_argument("sources", nargs="*", metavar="SOURCE", help="CSV file (local path or URI)")
+    run.add_argument(
+        "--source-manifest",
+        metavar="URI",
+        default=None,
+        help='a JSON object {"sources": [...]} naming the files to process, in order (what '
+        "the trigger writes for a batch); instead of, or after, SOURCE arguments",
+    )
+    run.add_argument("--output", required=True, metavar="DIR", help="output root folder or URI")
+    _add_gate_arguments(
+        run,
+        top_n_help="customers in the top list",
+        ratio_help="quality gate: a batch rejecting a larger share publishes nothing "
+        "(default 0.25)",
+    )
+    run.add_argument("--run-id", default=None, help="run id for the manifest (default: generated)")
+    run.add_argument(
+        "--catalog-database",
+        default=None,
+        metavar="NAME",
+        help="register each batch's source_id partition in the tables reviews and "
+        "rejected_reviews of this Glue Data Catalog database (boto3: AWS_REGION, "
+        "AWS_ENDPOINT_URL and credentials from the environment; default: off)",
+    )
+    _add_spark_arguments(run)
+    run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
+    run.set_defaults(func=handlers.cmd_run)
+
+
+def _add_watch_parser(commands: _Commands, common: argparse.ArgumentParser) -> None:
+    watch = _command(
+        commands,
+        "watch",
+        parents=[common],
+        help="process each CSV that lands in a local folder, once (local stand-in for S3+Lambda)",
+        description="Watch LANDING_DIR and process each complete CSV once, through the same "
+        "trigger rules as the Lambda, with local Spark in place of Glue. The complete files "
+        "found in one poll are processed as one run (oldest first; see --max-files). What was "
+        "processed is kept in DIR/_watch/state.json, so a restart does not process a file again.",
+    )
+    watch.add_argument("landing_dir", metavar="LANDING_DIR")
+    watch.add_argument("--output", required=True, metavar="DIR", help="output root folder")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    watch.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        help="seconds a file's size and mtime must stay unchanged before it counts as complete",
+    )
+    watch.add_argument(
+        "--suffix",
+        action="append",
+        default=None,
+        help="allowed suffix, matched case-insensitively (repeatable; default .csv and .csv.gz)",
+    )
+    _add_limit(
+        watch,
+        "--max-files",
+        "at most N files per run (default: every complete file of a poll in one run)",
+    )
+    watch.add_argument("--once", action="store_true", help="process what is there, then exit")
+    _add_gate_arguments(watch)
+    _add_spark_arguments(watch)
+    watch.set_defaults(func=handlers.cmd_watch)
+
+
+def _add_sample_parser(commands: _Commands) -> None:
+    sample = _command(
+        commands,
+        "sample",
+        help="write a deterministic, realistic review CSV with dirty rows",
+        description="Write a deterministic review CSV: skewed customer and product activity, "
+        "dates over 2019-2025, texts with commas, quotes and newlines, and dirty rows of "
+        "every reject kind.",
+    )
+    sample.add_argument("--rows", type=_non_negative_int, required=True, help="data rows")
+    sample.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    sample.add_argument("--output", required=True, metavar="FILE", type=Path)
+    sample.add_argument(
+        "--dirty-share",
+        type=_share,
+        default=DEFAULT_DIRTY_SHARE,
+        help=f"share of dirty rows (default {DEFAULT_DIRTY_SHARE})",
+    )
+    sample.set_defaults(func=handlers.cmd_sample)
+
+
+def _add_register_partitions_parser(commands: _Commands) -> None:
+    partitions = _command(
+        commands,
+        "register-partitions",
+        help="register the source_id partitions of earlier runs in the Glue Data Catalog",
+        description="Create, or point at their folder, the partitions of the tables reviews "
+        "and rejected_reviews for every source_id= folder already under DIR (an S3 URI or a "
+        "local folder): the one-time backfill for runs made before the job registered its "
+        "own partitions. Idempotent. boto3 reads region, credentials and AWS_ENDPOINT_URL "
+        "from the environment.",
+    )
+    partitions.add_argument("--output", required=True, metavar="DIR", help="output root")
+    partitions.add_argument("--catalog-database", required=True, metavar="NAME")
+    partitions.set_defaults(func=handlers.cmd_register_partitions)
+
+
+def _add_report_parser(commands: _Commands) -> None:
+    report = _command(
+        commands,
+        "report",
+        help="write a self-contained HTML report of an output root (opens offline)",
+        description="Write one HTML file that opens offline: reviews per day and per top "
+        "product, top customers, the rating distribution, rejects by reason per source file, "
+        "the run history from _runs/ (rows, seconds per stage, failed runs highlighted) and "
+        "data freshness. Reads the outputs with pyarrow, no Spark. Needs the extra: "
+        'pip install "reviews-etl[report]". See docs/report.md.',
+    )
+    report.add_argument("output_dir", metavar="OUTPUT_DIR", help="output root folder or URI")
+    report.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="HTML file to write, path or URI (default: OUTPUT_DIR/reports/latest.html)",
+    )
+    report.set_defaults(func=handlers.cmd_report)
+
+
+def _add_package_parser(commands: _Commands) -> None:
     package = _command(
         commands,
         "package",
@@ -103,6 +282,8 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_project_root(package)
     package.set_defaults(func=handlers.cmd_package)
 
+
+def _add_deploy_parser(commands: _Commands) -> None:
     deploy = _command(
         commands,
         "deploy",
@@ -130,6 +311,8 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_project_root(deploy)
     deploy.set_defaults(func=handlers.cmd_deploy)
 
+
+def _add_destroy_parser(commands: _Commands) -> None:
     destroy = _command(
         commands,
         "destroy",
@@ -140,6 +323,8 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_aws_arguments(destroy)
     destroy.set_defaults(func=handlers.cmd_destroy)
 
+
+def _add_replay_parser(commands: _Commands) -> None:
     replay = _command(
         commands,
         "replay-failures",
@@ -151,13 +336,7 @@ def _add_deploy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "docs/operations.md.",
     )
     _add_aws_arguments(replay)
-    replay.add_argument(
-        "--max-messages",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="handle at most N messages (default: all)",
-    )
+    _add_limit(replay, "--max-messages", "handle at most N messages (default: all)")
     replay.set_defaults(func=handlers.cmd_replay_failures)
 
 
@@ -171,153 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v", "--verbose", action="store_true", help="log one JSON line per decision to stderr"
-    )
-    common.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no live progress lines (they are drawn only on a terminal, on stderr)",
-    )
-    common.add_argument(
-        "--no-stop-spark",
-        dest="stop_spark",
-        action="store_false",
-        help=argparse.SUPPRESS,  # used when the CLI is called in-process by tests
-    )
-
-    run = _command(
-        commands,
-        "run",
-        parents=[common],
-        help="process CSV files (one batch each) into the output layout",
-        description="Process each SOURCE as one batch, in order: clean, quarantine, write "
-        "curated Parquet, then refresh the three analyses over all curated data.",
-    )
-    run.add_argument("sources", nargs="*", metavar="SOURCE", help="CSV file (local path or URI)")
-    run.add_argument(
-        "--source-manifest",
-        metavar="URI",
-        default=None,
-        help='a JSON object {"sources": [...]} naming the files to process, in order (what '
-        "the trigger writes for a batch); instead of, or after, SOURCE arguments",
-    )
-    run.add_argument("--output", required=True, metavar="DIR", help="output root folder or URI")
-    run.add_argument(
-        "--top-n", type=_positive_int, default=DEFAULT_TOP_N, help="customers in the top list"
-    )
-    run.add_argument(
-        "--max-reject-ratio",
-        type=_share,
-        default=DEFAULT_MAX_REJECT_RATIO,
-        help="quality gate: a batch rejecting a larger share publishes nothing (default 0.25)",
-    )
-    run.add_argument("--run-id", default=None, help="run id for the manifest (default: generated)")
-    run.add_argument(
-        "--catalog-database",
-        default=None,
-        metavar="NAME",
-        help="register each batch's source_id partition in the tables reviews and "
-        "rejected_reviews of this Glue Data Catalog database (boto3: AWS_REGION, "
-        "AWS_ENDPOINT_URL and credentials from the environment; default: off)",
-    )
-    run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
-    run.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
-    run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
-    run.set_defaults(func=handlers.cmd_run)
-
-    watch = _command(
-        commands,
-        "watch",
-        parents=[common],
-        help="process each CSV that lands in a local folder, once (local stand-in for S3+Lambda)",
-        description="Watch LANDING_DIR and process each complete CSV once, through the same "
-        "trigger rules as the Lambda, with local Spark in place of Glue. The complete files "
-        "found in one poll are processed as one run (oldest first; see --max-files). What was "
-        "processed is kept in DIR/_watch/state.json, so a restart does not process a file again.",
-    )
-    watch.add_argument("landing_dir", metavar="LANDING_DIR")
-    watch.add_argument("--output", required=True, metavar="DIR", help="output root folder")
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    watch.add_argument(
-        "--settle",
-        type=float,
-        default=2.0,
-        help="seconds a file's size and mtime must stay unchanged before it counts as complete",
-    )
-    watch.add_argument(
-        "--suffix",
-        action="append",
-        default=None,
-        help="allowed suffix, matched case-insensitively (repeatable; default .csv and .csv.gz)",
-    )
-    watch.add_argument(
-        "--max-files",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="at most N files per run (default: every complete file of a poll in one run)",
-    )
-    watch.add_argument("--once", action="store_true", help="process what is there, then exit")
-    watch.add_argument("--top-n", type=_positive_int, default=DEFAULT_TOP_N)
-    watch.add_argument("--max-reject-ratio", type=_share, default=DEFAULT_MAX_REJECT_RATIO)
-    watch.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
-    watch.add_argument("--driver-memory", default=None, help=_DRIVER_MEMORY_HELP)
-    watch.set_defaults(func=handlers.cmd_watch)
-
-    sample = _command(
-        commands,
-        "sample",
-        help="write a deterministic, realistic review CSV with dirty rows",
-        description="Write a deterministic review CSV: skewed customer and product activity, "
-        "dates over 2019-2025, texts with commas, quotes and newlines, and dirty rows of "
-        "every reject kind.",
-    )
-    sample.add_argument("--rows", type=_non_negative_int, required=True, help="data rows")
-    sample.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    sample.add_argument("--output", required=True, metavar="FILE", type=Path)
-    sample.add_argument(
-        "--dirty-share",
-        type=_share,
-        default=DEFAULT_DIRTY_SHARE,
-        help=f"share of dirty rows (default {DEFAULT_DIRTY_SHARE})",
-    )
-    sample.set_defaults(func=handlers.cmd_sample)
-
-    partitions = _command(
-        commands,
-        "register-partitions",
-        help="register the source_id partitions of earlier runs in the Glue Data Catalog",
-        description="Create, or point at their folder, the partitions of the tables reviews "
-        "and rejected_reviews for every source_id= folder already under DIR (an S3 URI or a "
-        "local folder): the one-time backfill for runs made before the job registered its "
-        "own partitions. Idempotent. boto3 reads region, credentials and AWS_ENDPOINT_URL "
-        "from the environment.",
-    )
-    partitions.add_argument("--output", required=True, metavar="DIR", help="output root")
-    partitions.add_argument("--catalog-database", required=True, metavar="NAME")
-    partitions.set_defaults(func=handlers.cmd_register_partitions)
-
-    report = _command(
-        commands,
-        "report",
-        help="write a self-contained HTML report of an output root (opens offline)",
-        description="Write one HTML file that opens offline: reviews per day and per top "
-        "product, top customers, the rating distribution, rejects by reason per source file, "
-        "the run history from _runs/ (rows, seconds per stage, failed runs highlighted) and "
-        "data freshness. Reads the outputs with pyarrow, no Spark. Needs the extra: "
-        'pip install "reviews-etl[report]". See docs/report.md.',
-    )
-    report.add_argument("output_dir", metavar="OUTPUT_DIR", help="output root folder or URI")
-    report.add_argument(
-        "--out",
-        metavar="FILE",
-        default=None,
-        help="HTML file to write, path or URI (default: OUTPUT_DIR/reports/latest.html)",
-    )
-    report.set_defaults(func=handlers.cmd_report)
-
-    _add_deploy_parsers(commands)
+    common = _common_options()
+    _add_run_parser(commands, common)
+    _add_watch_parser(commands, common)
+    _add_sample_parser(commands)
+    _add_register_partitions_parser(commands)
+    _add_report_parser(commands)
+    _add_package_parser(commands)
+    _add_deploy_parser(commands)
+    _add_destroy_parser(commands)
+    _add_replay_parser(commands)
     return parser
