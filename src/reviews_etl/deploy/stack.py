@@ -28,6 +28,7 @@ import botocore.exceptions
 
 from reviews_etl.deploy import packaging
 from reviews_etl.deploy.aws import (
+    AwsAccount,
     artifacts_bucket_name,
     connect,
     database_name,
@@ -55,7 +56,9 @@ from reviews_etl.deploy.pins import glue_python_modules
 from reviews_etl.errors import ConfigError, DeployError
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_s3 import S3Client
 
 GLUE_VERSIONS = ("5.0", "5.1", "6.0")
 DEFAULT_GLUE_VERSION = "5.1"
@@ -110,83 +113,20 @@ def deploy(
     :class:`DeployError` when AWS fails.
     """
     stream = out if out is not None else sys.stdout
-    prefix = name_prefix(stack_name)
-    if glue_version is not None and glue_version not in GLUE_VERSIONS:
-        raise ConfigError(
-            f"glue version {glue_version!r} is not supported; "
-            f"choose one of {', '.join(GLUE_VERSIONS)}"
-        )
+    name_prefix(stack_name)
+    _check_glue_version(glue_version)
     aws = connect(region, endpoint_url)
     template_body = template_text(template_path)
-
     s3 = aws.s3()
     cfn = aws.cloudformation()
-    bucket = artifacts_bucket_name(stack_name, aws.account_id, aws.region)
-
     with tempfile.TemporaryDirectory(prefix="reviews-etl-deploy-") as tmp:
-        if artifacts is None:
-            say(stream, "building artifacts ...")
-            artifacts = packaging.build_artifacts(tmp, project_root)
-            say(stream, f"  from {artifacts.source}")
-        for artifact in artifacts:
-            say(
-                stream,
-                f"  {artifact.kind:<17} {artifact.path.name}  "
-                f"{packaging.format_size(artifact.size)}",
-            )
-        glue_modules = glue_python_modules(artifacts.glue_pins())
-        say(stream, f"  glue pins         {glue_modules.replace(',', ' ')}")
-
-        say(stream, f"artifacts bucket s3://{bucket}")
-        plain_http = bool(endpoint_url and endpoint_url.lower().startswith("http://"))
-        if plain_http:
-            say(stream, "  endpoint is plain HTTP: not applying the TLS-only bucket policy")
-        ensure_artifacts_bucket(
-            s3,
-            bucket,
-            aws.region,
-            aws.account_id,
-            tls_only=not plain_http,
-            partition=aws.partition,
-        )
-        key_prefix = f"{ARTIFACTS_KEY_ROOT}/{artifacts.version}/{artifacts.digest}"
-        keys = upload_artifacts(s3, bucket, key_prefix, artifacts)
-        for kind, key in keys.items():
-            say(stream, f"  uploaded {kind:<17} s3://{bucket}/{key}")
-
-    template_kwargs: dict[str, str] = {"TemplateBody": template_body}
-    if len(template_body.encode("utf-8")) > TEMPLATE_BODY_LIMIT:
-        template_key = f"{key_prefix}/template.yaml"
-        s3.put_object(
-            Bucket=bucket,
-            Key=template_key,
-            Body=template_body.encode("utf-8"),
-            ServerSideEncryption="AES256",
-        )
-        template_kwargs = {"TemplateURL": object_url(aws, bucket, template_key)}
-
-    # Computed by every deploy, so always passed. Anything else only when given: on an
-    # update, the parameters left out keep their values (see create_or_update_stack).
-    stack_parameters: dict[str, str] = {
-        "NamePrefix": prefix,
-        "DatabaseName": database_name(stack_name),
-        "ArtifactsBucketName": bucket,
-        "ArtifactsPrefix": key_prefix,
-        "WheelFileName": artifacts.wheel.path.name,
-        "LambdaZipFileName": artifacts.lambda_zip.path.name,
-        "GluePythonModules": glue_modules,
-    }
-    if glue_version is not None:
-        stack_parameters["GlueVersion"] = glue_version
-    stack_parameters.update(parameters or {})
-    cfn_parameters: list[ParameterTypeDef] = [
-        {"ParameterKey": k, "ParameterValue": v} for k, v in stack_parameters.items()
-    ]
+        built = _built_artifacts(artifacts, tmp, project_root, stream)
+        uploaded = _upload(aws, s3, stack_name, built, stream)
     status, changed = create_or_update_stack(
         cfn,
         stack_name,
-        template_kwargs,
-        cfn_parameters,
+        _template_source(aws, s3, uploaded, template_body),
+        _stack_parameters(stack_name, uploaded, glue_version, parameters),
         poll_seconds=poll_seconds,
         timeout_seconds=timeout_seconds,
         out=stream,
@@ -194,14 +134,111 @@ def deploy(
     outputs = stack_outputs(cfn, stack_name)
     _print_outputs(stream, stack_name, aws.region, status, outputs)
     return DeployResult(
-        stack_name=stack_name,
-        region=aws.region,
-        status=status,
-        outputs=outputs,
-        artifacts_bucket=bucket,
-        artifact_keys=keys,
-        changed=changed,
+        stack_name, aws.region, status, outputs, uploaded.bucket, uploaded.keys, changed
     )
+
+
+@dataclass(frozen=True)
+class _Uploaded:
+    """Where a deploy put the artifacts, and what the stack parameters need of them."""
+
+    bucket: str
+    key_prefix: str
+    keys: dict[str, str]
+    wheel_name: str
+    lambda_zip_name: str
+    glue_modules: str
+
+
+def _check_glue_version(glue_version: str | None) -> None:
+    if glue_version is not None and glue_version not in GLUE_VERSIONS:
+        raise ConfigError(
+            f"glue version {glue_version!r} is not supported; "
+            f"choose one of {', '.join(GLUE_VERSIONS)}"
+        )
+
+
+def _built_artifacts(
+    artifacts: packaging.Artifacts | None,
+    tmp: str,
+    project_root: str | Path | None,
+    stream: TextIO,
+) -> packaging.Artifacts:
+    """``artifacts``, or the ones built into ``tmp``; each file is listed either way."""
+    if artifacts is None:
+        say(stream, "building artifacts ...")
+        artifacts = packaging.build_artifacts(tmp, project_root)
+        say(stream, f"  from {artifacts.source}")
+    for artifact in artifacts:
+        size = packaging.format_size(artifact.size)
+        say(stream, f"  {artifact.kind:<17} {artifact.path.name}  {size}")
+    return artifacts
+
+
+def _upload(
+    aws: AwsAccount, s3: S3Client, stack_name: str, artifacts: packaging.Artifacts, stream: TextIO
+) -> _Uploaded:
+    """Create and lock down the stack's artifacts bucket, upload the artifacts under a
+    prefix of their version and digest."""
+    bucket = artifacts_bucket_name(stack_name, aws.account_id, aws.region)
+    glue_modules = glue_python_modules(artifacts.glue_pins())
+    say(stream, f"  glue pins         {glue_modules.replace(',', ' ')}")
+    say(stream, f"artifacts bucket s3://{bucket}")
+    endpoint_url = aws.endpoint_url
+    plain_http = bool(endpoint_url and endpoint_url.lower().startswith("http://"))
+    if plain_http:
+        say(stream, "  endpoint is plain HTTP: not applying the TLS-only bucket policy")
+    ensure_artifacts_bucket(
+        s3, bucket, aws.region, aws.account_id, tls_only=not plain_http, partition=aws.partition
+    )
+    key_prefix = f"{ARTIFACTS_KEY_ROOT}/{artifacts.version}/{artifacts.digest}"
+    keys = upload_artifacts(s3, bucket, key_prefix, artifacts)
+    for kind, key in keys.items():
+        say(stream, f"  uploaded {kind:<17} s3://{bucket}/{key}")
+    return _Uploaded(
+        bucket,
+        key_prefix,
+        keys,
+        wheel_name=artifacts.wheel.path.name,
+        lambda_zip_name=artifacts.lambda_zip.path.name,
+        glue_modules=glue_modules,
+    )
+
+
+def _template_source(
+    aws: AwsAccount, s3: S3Client, uploaded: _Uploaded, template_body: str
+) -> dict[str, str]:
+    """``TemplateBody``, or for a template over CloudFormation's inline limit, the
+    ``TemplateURL`` of a copy uploaded next to the artifacts."""
+    body = template_body.encode("utf-8")
+    if len(body) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": template_body}
+    key = f"{uploaded.key_prefix}/template.yaml"
+    s3.put_object(Bucket=uploaded.bucket, Key=key, Body=body, ServerSideEncryption="AES256")
+    return {"TemplateURL": object_url(aws, uploaded.bucket, key)}
+
+
+def _stack_parameters(
+    stack_name: str,
+    uploaded: _Uploaded,
+    glue_version: str | None,
+    parameters: Mapping[str, str] | None,
+) -> list[ParameterTypeDef]:
+    # Computed by every deploy, so always passed. Anything else only when given: on an
+    # update, the parameters left out keep their values (see create_or_update_stack).
+    stack_parameters: dict[str, str] = {
+        "NamePrefix": name_prefix(stack_name),
+        "DatabaseName": database_name(stack_name),
+        "ArtifactsBucketName": uploaded.bucket,
+        "ArtifactsPrefix": uploaded.key_prefix,
+        "WheelFileName": uploaded.wheel_name,
+        "LambdaZipFileName": uploaded.lambda_zip_name,
+        "GluePythonModules": uploaded.glue_modules,
+    }
+    if glue_version is not None:
+        stack_parameters["GlueVersion"] = glue_version
+    stack_parameters.update(parameters or {})
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in stack_parameters.items()]
 
 
 def _print_outputs(
@@ -241,56 +278,79 @@ def destroy(
     aws = connect(region, endpoint_url)
     s3 = aws.s3()
     cfn = aws.cloudformation()
-    deleted_objects = 0
-    deleted_buckets: list[str] = []
-
+    buckets: list[str] = []
+    objects = 0
     status = stack_status(cfn, stack_name)
-    stack_deleted = False
     if status is None:
         say(stream, f"stack {stack_name} does not exist in {aws.region}")
     else:
         if status.endswith(BUSY_SUFFIX) and status != "DELETE_IN_PROGRESS":
             raise DeployError(f"stack {stack_name} is busy ({status}); try again when it settles")
         buckets = stack_buckets(cfn, stack_name)
-        # Server access logs can still arrive while the stack is deleted, so a failed
-        # deletion is retried once after emptying the buckets again.
-        for attempt in (1, 2):
-            for bucket in buckets:
-                count = empty_bucket(s3, bucket)
-                deleted_objects += count
-                say(stream, f"emptied s3://{bucket} ({count} object versions)")
-            say(stream, f"deleting stack {stack_name} ...")
-            cfn.delete_stack(StackName=stack_name)
-            try:
-                wait(cfn, "stack_delete_complete", stack_name, poll_seconds, timeout_seconds)
-            except DeployError as exc:
-                if attempt == 2:
-                    reasons = "".join(f"\n  {r}" for r in failure_reasons(cfn, stack_name))
-                    raise DeployError(f"{exc}{reasons}") from exc
-                say(stream, "stack deletion failed; emptying the buckets again and retrying")
-                continue
-            break
-        stack_deleted = True
-        deleted_buckets.extend(buckets)
+        objects = _delete_stack(
+            cfn,
+            s3,
+            stack_name,
+            buckets,
+            poll_seconds=poll_seconds,
+            timeout_seconds=timeout_seconds,
+            stream=stream,
+        )
         say(stream, f"stack {stack_name} deleted")
-
     bucket = artifacts_bucket_name(stack_name, aws.account_id, aws.region)
-    if bucket_exists(s3, bucket):
-        count = empty_bucket(s3, bucket)
-        deleted_objects += count
+    emptied = _delete_artifacts_bucket(s3, bucket, stream)
+    if emptied is not None:
+        buckets.append(bucket)
+        objects += emptied
+    return DestroyResult(stack_name, aws.region, status is not None, buckets, objects)
+
+
+def _delete_stack(
+    cfn: CloudFormationClient,
+    s3: S3Client,
+    stack_name: str,
+    buckets: list[str],
+    *,
+    poll_seconds: int,
+    timeout_seconds: int,
+    stream: TextIO,
+) -> int:
+    """Empty the stack's buckets, delete the stack and wait; returns the object versions
+    deleted."""
+    deleted = 0
+    # Server access logs can still arrive while the stack is deleted, so a failed
+    # deletion is retried once after emptying the buckets again.
+    for attempt in (1, 2):
+        for bucket in buckets:
+            count = empty_bucket(s3, bucket)
+            deleted += count
+            say(stream, f"emptied s3://{bucket} ({count} object versions)")
+        say(stream, f"deleting stack {stack_name} ...")
+        cfn.delete_stack(StackName=stack_name)
         try:
-            s3.delete_bucket(Bucket=bucket)
-        except botocore.exceptions.ClientError as exc:
-            raise DeployError(f"deleting artifacts bucket {bucket}: {error_message(exc)}") from exc
-        deleted_buckets.append(bucket)
-        say(stream, f"deleted artifacts bucket s3://{bucket} ({count} object versions)")
-    return DestroyResult(
-        stack_name=stack_name,
-        region=aws.region,
-        stack_deleted=stack_deleted,
-        buckets_deleted=deleted_buckets,
-        objects_deleted=deleted_objects,
-    )
+            wait(cfn, "stack_delete_complete", stack_name, poll_seconds, timeout_seconds)
+        except DeployError as exc:
+            if attempt == 2:
+                reasons = "".join(f"\n  {r}" for r in failure_reasons(cfn, stack_name))
+                raise DeployError(f"{exc}{reasons}") from exc
+            say(stream, "stack deletion failed; emptying the buckets again and retrying")
+            continue
+        break
+    return deleted
+
+
+def _delete_artifacts_bucket(s3: S3Client, bucket: str, stream: TextIO) -> int | None:
+    """Empty and delete the artifacts bucket; returns the object versions deleted, None
+    when there was no such bucket."""
+    if not bucket_exists(s3, bucket):
+        return None
+    count = empty_bucket(s3, bucket)
+    try:
+        s3.delete_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        raise DeployError(f"deleting artifacts bucket {bucket}: {error_message(exc)}") from exc
+    say(stream, f"deleted artifacts bucket s3://{bucket} ({count} object versions)")
+    return count
 
 
 def template_text(path: str | Path | None = None) -> str:
