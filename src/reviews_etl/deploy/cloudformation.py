@@ -44,7 +44,30 @@ def create_or_update_stack(
         cfn.delete_stack(StackName=stack_name)
         wait(cfn, "stack_delete_complete", stack_name, poll_seconds, timeout_seconds)
         status = None
+    waiter = _start_change(cfn, stack_name, status, template, parameters, stream=stream)
+    if waiter is None:
+        return status or "UNKNOWN", False
+    try:
+        wait(cfn, waiter, stack_name, poll_seconds, timeout_seconds)
+    except DeployError as exc:
+        reasons = failure_reasons(cfn, stack_name)
+        detail = "".join(f"\n  {reason}" for reason in reasons)
+        raise DeployError(f"{exc}{detail}") from exc
+    final = stack_status(cfn, stack_name) or "UNKNOWN"
+    return final, True
 
+
+def _start_change(
+    cfn: CloudFormationClient,
+    stack_name: str,
+    status: str | None,
+    template: Mapping[str, str],
+    parameters: list[ParameterTypeDef],
+    *,
+    stream: TextIO,
+) -> str | None:
+    """Ask for the stack's creation (``status`` None) or update; returns the waiter to
+    wait with, or None when the update changes nothing."""
     common: dict[str, Any] = {
         "StackName": stack_name,
         "Parameters": parameters,
@@ -59,26 +82,16 @@ def create_or_update_stack(
                 OnFailure="ROLLBACK",
                 Tags=[{"Key": "project", "Value": "reviews-etl"}],
             )
-            waiter = "stack_create_complete"
-        else:
-            say(stream, f"updating stack {stack_name} ({status}) ...")
-            common["Parameters"] = _keep_previous_values(cfn, stack_name, template, parameters)
-            cfn.update_stack(**common)
-            waiter = "stack_update_complete"
+            return "stack_create_complete"
+        say(stream, f"updating stack {stack_name} ({status}) ...")
+        common["Parameters"] = _keep_previous_values(cfn, stack_name, template, parameters)
+        cfn.update_stack(**common)
     except botocore.exceptions.ClientError as exc:
         if _NO_UPDATES in error_message(exc):
             say(stream, f"stack {stack_name} is already up to date (no changes)")
-            return status or "UNKNOWN", False
+            return None
         raise DeployError(f"stack {stack_name}: {error_message(exc)}") from exc
-
-    try:
-        wait(cfn, waiter, stack_name, poll_seconds, timeout_seconds)
-    except DeployError as exc:
-        reasons = failure_reasons(cfn, stack_name)
-        detail = "".join(f"\n  {reason}" for reason in reasons)
-        raise DeployError(f"{exc}{detail}") from exc
-    final = stack_status(cfn, stack_name) or "UNKNOWN"
-    return final, True
+    return "stack_update_complete"
 
 
 def _keep_previous_values(
