@@ -60,8 +60,6 @@ SCRIPTS_IN_WHEEL = f"{PACKAGE}/deploy/scripts"
 # The Lambda runtime the zip is built for (see infra/template.yaml: Runtime python3.11).
 LAMBDA_PYTHON_VERSION = "3.11"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
-# Provided by the Lambda (and Glue) Python runtime, so left out of the zip and the pins.
-LAMBDA_RUNTIME_PROVIDED = RUNTIME_PROVIDED
 # What the one resolution is for: the Lambda runtime, and Glue 5.x's Python.
 RESOLVED_FOR = f"CPython {LAMBDA_PYTHON_VERSION} {LAMBDA_PLATFORM}"
 # Must never end up in the Lambda zip.
@@ -127,7 +125,7 @@ def lambda_requirements(metadata: bytes) -> list[str]:
         _, _, marker = text.partition(";")
         if _EXTRA_MARKER_RE.search(marker):
             continue
-        if canonical_name(_requirement_name(text)) not in LAMBDA_RUNTIME_PROVIDED:
+        if canonical_name(_requirement_name(text)) not in RUNTIME_PROVIDED:
             requirements.append(text)
     return requirements
 
@@ -233,37 +231,9 @@ def _build_lambda_zip(
     """Write the zip; return its path and the pins of the dependencies it holds."""
     stage = work / "lambda"
     stage.mkdir()
-    # The package exactly as the wheel ships it (plus its metadata, so that
-    # importlib.metadata.version("reviews-etl") works on Lambda too).
-    dist_info = dist_info_name(version)
-    with zipfile.ZipFile(wheel_path) as wheel:
-        for member in wheel.namelist():
-            if member.split("/", 1)[0] in {PACKAGE, dist_info}:
-                wheel.extract(member, stage)
-    requirements = lambda_requirements((stage / dist_info / "METADATA").read_bytes())
+    requirements = _stage_package(wheel_path, version, stage)
     if requirements:
-        command = [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-compile",
-            "--upgrade",
-            "--target",
-            str(stage),
-            "--platform",
-            LAMBDA_PLATFORM,
-            "--implementation",
-            "cp",
-            "--python-version",
-            LAMBDA_PYTHON_VERSION,
-            "--only-binary=:all:",
-            *requirements,
-        ]
-        run_command(command, what="installing the Lambda dependencies", cwd=work)
-
+        _install_dependencies(requirements, stage, work=work, python=python)
     shutil.rmtree(stage / "bin", ignore_errors=True)
     for cache in list(stage.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
@@ -274,19 +244,63 @@ def _build_lambda_zip(
     unpinned = missing_pins(unconditional, pins)
     if unpinned:
         raise PackagingError(f"pip installed no version of {', '.join(unpinned)}")
+    return _write_lambda_zip(stage, handler, out / lambda_zip_file_name(version)), pins
 
+
+def _stage_package(wheel_path: Path, version: str, stage: Path) -> list[str]:
+    """Extract the package from the wheel into ``stage``; returns the requirements the
+    Lambda zip must add."""
+    # The package exactly as the wheel ships it (plus its metadata, so that
+    # importlib.metadata.version("reviews-etl") works on Lambda too).
+    dist_info = dist_info_name(version)
+    with zipfile.ZipFile(wheel_path) as wheel:
+        for member in wheel.namelist():
+            if member.split("/", 1)[0] in {PACKAGE, dist_info}:
+                wheel.extract(member, stage)
+    return lambda_requirements((stage / dist_info / "METADATA").read_bytes())
+
+
+def _install_dependencies(
+    requirements: Sequence[str], stage: Path, *, work: Path, python: str
+) -> None:
+    """pip-install binary wheels built for the Lambda runtime into ``stage``."""
+    command = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--upgrade",
+        "--target",
+        str(stage),
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--only-binary=:all:",
+        *requirements,
+    ]
+    run_command(command, what="installing the Lambda dependencies", cwd=work)
+
+
+def _write_lambda_zip(stage: Path, handler: bytes, target: Path) -> Path:
+    """The handler at the root and every staged file, within Lambda's size limit."""
     files = {p.relative_to(stage).as_posix(): p for p in stage.rglob("*") if p.is_file()}
     if LAMBDA_HANDLER_NAME in files:
         raise PackagingError(f"a dependency ships a top-level {LAMBDA_HANDLER_NAME}")
     entries = [(LAMBDA_HANDLER_NAME, handler)]
     entries += [(name, files[name].read_bytes()) for name in files]
-    target = write_zip(out / lambda_zip_file_name(version), sorted(entries))
+    write_zip(target, sorted(entries))
     size = target.stat().st_size
     if size > LAMBDA_ZIP_LIMIT_BYTES:
         raise PackagingError(
             f"{target}: {size} bytes, over Lambda's {LAMBDA_ZIP_LIMIT_BYTES}-byte zip limit"
         )
-    return target, pins
+    return target
 
 
 def _check_lambda_stage(stage: Path, requirements: Sequence[str]) -> None:
