@@ -152,74 +152,117 @@ def replay_queue(
     SQS or Lambda call fails; what was replayed until then stays replayed (and deleted), the
     rest stays in the queue.
     """
-    stream = out if out is not None else sys.stdout
     result = ReplayResult(
         stack_name=stack_name,
         queue_url=queue_url,
         landing_queue_url=landing_queue_url,
         function_name=function_name,
     )
-    replayed_now: set[str] = set()  # events sent by this run: a new failure must wait
-    seen: set[str] = set()
-    handled = 0
+    replay = _Replay(
+        sqs,
+        lambda_client,
+        result,
+        max_messages=max_messages,
+        wait_seconds=wait_seconds,
+        visibility_seconds=visibility_seconds,
+        stream=out if out is not None else sys.stdout,
+    )
+    replay.run()
+    return result
 
-    def leave(message_id: str, reason: str) -> None:
-        result.left.append(LeftMessage(message_id, reason))
-        say(stream, f"left message {message_id}: {reason}")
 
-    while max_messages is None or handled < max_messages:
-        batch = (
-            RECEIVE_BATCH if max_messages is None else min(RECEIVE_BATCH, max_messages - handled)
-        )
+@dataclass
+class _Replay:
+    """One pass over a failure queue: the clients, the limits, and what it did so far."""
+
+    sqs: Any
+    lambda_client: Any
+    result: ReplayResult
+    max_messages: int | None
+    wait_seconds: int
+    visibility_seconds: int
+    stream: TextIO
+    # Events sent by this run: one that fails again must wait for the next replay.
+    replayed_now: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    handled: int = 0
+
+    def run(self) -> None:
+        while self.max_messages is None or self.handled < self.max_messages:
+            fresh = [m for m in self._receive() if m.get("MessageId") not in self.seen]
+            if not fresh:
+                break
+            for message in fresh:
+                self._handle(message)
+        say(self.stream, self.result.summary())
+
+    def _receive(self) -> list[dict[str, Any]]:
+        batch = RECEIVE_BATCH
+        if self.max_messages is not None:
+            batch = min(RECEIVE_BATCH, self.max_messages - self.handled)
+        queue_url = self.result.queue_url
         try:
-            messages = sqs.receive_message(
+            messages: list[dict[str, Any]] = self.sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=batch,
-                WaitTimeSeconds=wait_seconds,
-                VisibilityTimeout=visibility_seconds,
+                WaitTimeSeconds=self.wait_seconds,
+                VisibilityTimeout=self.visibility_seconds,
             ).get("Messages", [])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise DeployError(
-                f"receiving from {queue_url}: {_describe(exc)} ({result.summary()} so far)"
+                f"receiving from {queue_url}: {_describe(exc)} ({self.result.summary()} so far)"
             ) from exc
-        fresh = [m for m in messages if m.get("MessageId") not in seen]
-        if not fresh:
-            break
-        for message in fresh:
-            message_id = str(message.get("MessageId", "?"))
-            seen.add(message_id)
-            handled += 1
-            try:
-                item = failed_event(str(message.get("Body", "")))
-            except ValueError as exc:
-                leave(message_id, _one_line(str(exc)))
-                continue
-            key = json.dumps(item.event, sort_keys=True)
-            if key in replayed_now:
-                leave(message_id, "its event was already replayed by this run (failed again?)")
-                continue
-            if landing_queue_url:
-                _send(sqs, landing_queue_url, item.body, message_id, result)
-                done = "sent to the landing queue"
-            elif item.kind == "destination_record" and function_name:
-                _invoke(lambda_client, function_name, item.event, message_id, result)
-                done = f"invoked {function_name}"
-            else:
-                leave(message_id, f"the stack has no landing queue ({LANDING_QUEUE_OUTPUT})")
-                continue
-            replayed_now.add(key)
-            try:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                raise DeployError(
-                    f"message {message_id} was replayed but not deleted from {queue_url}: "
-                    f"{_describe(exc)}; it will be replayed again next time (harmless: "
-                    f"processing a file again replaces its rows)"
-                ) from exc
-            result.payloads.append(item.event)
-            say(stream, f"replayed message {message_id} ({done})")
-    say(stream, result.summary())
-    return result
+        return messages
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        """Replay one message and delete it, or leave it in the queue with the reason."""
+        message_id = str(message.get("MessageId", "?"))
+        self.seen.add(message_id)
+        self.handled += 1
+        try:
+            item = failed_event(str(message.get("Body", "")))
+        except ValueError as exc:
+            self._leave(message_id, _one_line(str(exc)))
+            return
+        key = json.dumps(item.event, sort_keys=True)
+        if key in self.replayed_now:
+            self._leave(message_id, "its event was already replayed by this run (failed again?)")
+            return
+        done = self._forward(item, message_id)
+        if done is None:
+            return
+        self.replayed_now.add(key)
+        self._delete(message, message_id)
+        self.result.payloads.append(item.event)
+        say(self.stream, f"replayed message {message_id} ({done})")
+
+    def _forward(self, item: FailedEvent, message_id: str) -> str | None:
+        """Send the event on; returns what was done, None when the message was left."""
+        landing_queue_url = self.result.landing_queue_url
+        function_name = self.result.function_name
+        if landing_queue_url:
+            _send(self.sqs, landing_queue_url, item.body, message_id, self.result)
+            return "sent to the landing queue"
+        if item.kind == "destination_record" and function_name:
+            _invoke(self.lambda_client, function_name, item.event, message_id, self.result)
+            return f"invoked {function_name}"
+        self._leave(message_id, f"the stack has no landing queue ({LANDING_QUEUE_OUTPUT})")
+        return None
+
+    def _delete(self, message: dict[str, Any], message_id: str) -> None:
+        queue_url = self.result.queue_url
+        try:
+            self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise DeployError(
+                f"message {message_id} was replayed but not deleted from {queue_url}: "
+                f"{_describe(exc)}; it will be replayed again next time (harmless: "
+                f"processing a file again replaces its rows)"
+            ) from exc
+
+    def _leave(self, message_id: str, reason: str) -> None:
+        self.result.left.append(LeftMessage(message_id, reason))
+        say(self.stream, f"left message {message_id}: {reason}")
 
 
 def _send(
