@@ -11,7 +11,7 @@ Stacks before the landing queue sent failed asynchronous invocations to the same
 through Lambda's on-failure destination: a *destination invocation record*, a JSON object
 whose ``requestPayload`` is the original event. Such a record is still replayed: its
 ``requestPayload`` goes to the landing queue, or, on a stack without a landing queue, to the
-trigger function as an asynchronous invoke (as before). Any other message is left in the
+trigger function as an asynchronous invoke. Any other message is left in the
 queue and reported in one line.
 
 Processing a file again is idempotent, so an event replayed twice (e.g. a delete that failed
