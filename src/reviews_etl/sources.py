@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reviews_etl.errors import ConfigError
+from reviews_etl.errors import ConfigError, describe_validation_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -67,9 +67,5 @@ def read_source_manifest(uri: str) -> list[str]:
     try:
         return SourceManifest.model_validate_json(body).sources
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(
-            f'source manifest {uri}: not a {{"sources": [...]}} object: {problems}'
-        ) from exc
+        prefix = f'source manifest {uri}: not a {{"sources": [...]}} object: '
+        raise ConfigError(describe_validation_error(exc, prefix, whole="manifest")) from exc

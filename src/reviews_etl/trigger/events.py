@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
+from reviews_etl.errors import describe_validation_error
 from reviews_etl.logs import get_logger, log_event
 
 # SQS bodies are parsed recursively; real envelopes nest at most once or twice.
@@ -182,14 +183,6 @@ class _RawEventBridgeEvent(_Raw):
     detail: _RawS3Entity
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "record"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def decode_key(raw_key: str) -> str:
     """URL-decode an S3 key as S3 and EventBridge encode it (``+`` is a space, UTF-8).
 
@@ -338,7 +331,7 @@ class _Parser:
         try:
             parsed = _RawS3Record.model_validate(record)
         except ValidationError as exc:
-            self.skip(SkipReason.MALFORMED_RECORD, _describe(exc), location)
+            self.skip(SkipReason.MALFORMED_RECORD, describe_validation_error(exc), location)
             return
         if not is_object_created(parsed.event_name):
             self.skip(
@@ -376,7 +369,7 @@ class _Parser:
         try:
             parsed = _RawEventBridgeEvent.model_validate(event)
         except ValidationError as exc:
-            self.skip(SkipReason.MALFORMED_RECORD, _describe(exc), location)
+            self.skip(SkipReason.MALFORMED_RECORD, describe_validation_error(exc), location)
             return
         self.add(
             location,
