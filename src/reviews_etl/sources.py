@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Final
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 DEFAULT_MANIFEST_PREFIX = "_manifests/"
+# The job arguments that name a run's sources: exactly one per run.
+SOURCE_ARGUMENTS: Final = ("source_path", "source_manifest")
 
 
 class SourceManifest(BaseModel):

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reviews_etl.errors import JobStartError
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX, write_source_manifest
+from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX, SOURCE_ARGUMENTS, write_source_manifest
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 # on it waits instead, so this is rare); it is transient, but not in botocore's list.
 CONCURRENT_RUNS_EXCEEDED: Final = "ConcurrentRunsExceededException"
 _ARGUMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# The job arguments that name a run's sources (exactly one per run).
-SOURCE_ARGUMENTS: Final = ("source_path", "source_manifest")
 
 
 class JobLauncher(Protocol):
