@@ -146,6 +146,13 @@ class DeployError(ReviewsEtlError):
 # --- one-line texts -------------------------------------------------------------------------
 
 
+def first_line(exc: BaseException, *, limit: int | None = None) -> str:
+    """The first line of ``exc``'s text once surrounding blank space is dropped, cut to
+    ``limit`` characters; ``""`` when the text is blank."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else ""
+
+
 def describe_validation_error(
     exc: ValidationError, prefix: str = "", *, whole: str = "record", env: bool = False
 ) -> str:
