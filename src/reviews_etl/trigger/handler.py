@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reviews_etl.errors import JobStartError
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.trigger.events import ObjectRef, SkippedRecord, parse_event
+from reviews_etl.trigger.events import parse_event
 from reviews_etl.trigger.launcher import JobLauncher
+from reviews_etl.trigger.objects import ObjectRef, SkippedRecord
 from reviews_etl.trigger.rules import LandingRules, decide
 from reviews_etl.trigger.settings import TriggerSettings
 
