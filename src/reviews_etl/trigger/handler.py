@@ -107,17 +107,7 @@ def handle_objects(
     try:
         run_id = launcher.start(sources, dict(arguments or {}))
     except Exception as exc:  # reported for every accepted object of the batch
-        error = str(exc) if isinstance(exc, JobStartError) else f"{type(exc).__name__}: {exc}"
-        failed: list[FailedStart] = []
-        reported: set[tuple[str, str, str | None]] = set()
-        for ref in accepted:
-            message_id = getattr(ref, "message_id", None)
-            if (ref.bucket, ref.key, message_id) in reported:
-                continue
-            reported.add((ref.bucket, ref.key, message_id))
-            failed.append(FailedStart(error=error, message_id=message_id, **_where(ref)))
-            log_event(log, "trigger.failed", logging.ERROR, error=error, **_where(ref))
-        return TriggerSummary(skipped=skipped, failed=failed)
+        return TriggerSummary(skipped=skipped, failed=_failed_starts(accepted, exc, log))
     log_event(log, "trigger.started", logging.INFO, run_id=run_id, sources=len(sources))
     started = [StartedRun(run_id=run_id, **_where(ref)) for ref in unique]
     return TriggerSummary(started=started, skipped=skipped)
@@ -125,6 +115,23 @@ def handle_objects(
 
 def _where(ref: ObjectRef) -> dict[str, str]:
     return {"source_path": ref.source_path, "bucket": ref.bucket, "key": ref.key}
+
+
+def _failed_starts(
+    accepted: list[ObjectRef], exc: Exception, log: logging.Logger
+) -> list[FailedStart]:
+    """One failure (and one ``trigger.failed`` line) per accepted object and SQS message."""
+    error = str(exc) if isinstance(exc, JobStartError) else f"{type(exc).__name__}: {exc}"
+    failed: list[FailedStart] = []
+    reported: set[tuple[str, str, str | None]] = set()
+    for ref in accepted:
+        message_id = getattr(ref, "message_id", None)
+        if (ref.bucket, ref.key, message_id) in reported:
+            continue
+        reported.add((ref.bucket, ref.key, message_id))
+        failed.append(FailedStart(error=error, message_id=message_id, **_where(ref)))
+        log_event(log, "trigger.failed", logging.ERROR, error=error, **_where(ref))
+    return failed
 
 
 def handle_event(
