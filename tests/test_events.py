@@ -10,15 +10,8 @@ from typing import Any
 
 import pytest
 
-from reviews_etl.trigger.events import (
-    LocalObjectRef,
-    ParsedEvent,
-    S3ObjectRef,
-    SkipReason,
-    decode_key,
-    is_object_created,
-    parse_event,
-)
+from reviews_etl.trigger.events import decode_key, is_object_created, parse_event
+from reviews_etl.trigger.objects import LocalObjectRef, ParsedEvent, S3ObjectRef, SkipReason
 
 EVENTS = Path(__file__).parent / "events"
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from reviews_etl.errors import ConfigError
+from reviews_etl.errors import ConfigError, describe_validation_error
 
 DEFAULT_TOP_N = 5
 DEFAULT_MAX_REJECT_RATIO = 0.25
@@ -88,12 +88,6 @@ class PipelineConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc)) from exc
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        parts.append(f"{where}: {err['msg']}")
-    return "invalid configuration: " + "; ".join(parts)
+            raise ConfigError(
+                describe_validation_error(exc, "invalid configuration: ", whole="config")
+            ) from exc

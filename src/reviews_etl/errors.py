@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from reviews_etl.manifest import RunResult
 
 
@@ -139,3 +141,39 @@ class PackagingError(ReviewsEtlError):
 
 class DeployError(ReviewsEtlError):
     """The stack or the artifacts bucket could not be created, updated or deleted."""
+
+
+# --- one-line texts -------------------------------------------------------------------------
+
+
+def first_line(exc: BaseException, *, limit: int | None = None) -> str:
+    """The first line of ``exc``'s text once surrounding blank space is dropped, cut to
+    ``limit`` characters; ``""`` when the text is blank."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else ""
+
+
+def describe_validation_error(
+    exc: ValidationError, prefix: str = "", *, whole: str = "record", env: bool = False
+) -> str:
+    """``prefix`` and every problem of ``exc`` on one line: ``where: message``, joined by
+    ``"; "``, where ``where`` is the dotted location (``whole`` for the object itself).
+
+    ``env=True`` names the environment variable (the location's first part) instead: ``NAME
+    is required but not set`` for a missing one, ``NAME='value': message`` for an invalid one
+    (without pydantic's ``Value error, ``), only the message for a problem of the settings as
+    a whole.
+    """
+    problems = []
+    for err in exc.errors():
+        if not env:
+            where = ".".join(str(part) for part in err["loc"]) or whole
+            problems.append(f"{where}: {err['msg']}")
+            continue
+        name = str(err["loc"][0]) if err["loc"] else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing":
+            problems.append(f"{name} is required but not set")
+        else:
+            problems.append(f"{name}={err['input']!r}: {message}" if name else message)
+    return prefix + "; ".join(problems)

@@ -9,18 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Final
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reviews_etl.errors import ConfigError
+from reviews_etl.errors import ConfigError, describe_validation_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 DEFAULT_MANIFEST_PREFIX = "_manifests/"
+# The job arguments that name a run's sources: exactly one per run.
+SOURCE_ARGUMENTS: Final = ("source_path", "source_manifest")
 
 
 class SourceManifest(BaseModel):
@@ -67,9 +69,5 @@ def read_source_manifest(uri: str) -> list[str]:
     try:
         return SourceManifest.model_validate_json(body).sources
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(
-            f'source manifest {uri}: not a {{"sources": [...]}} object: {problems}'
-        ) from exc
+        prefix = f'source manifest {uri}: not a {{"sources": [...]}} object: '
+        raise ConfigError(describe_validation_error(exc, prefix, whole="manifest")) from exc

@@ -18,6 +18,7 @@ from reviews_etl.errors import (
     EnvironmentSetupError,
     QualityGateError,
     RunFailedError,
+    first_line,
 )
 from reviews_etl.job.catalog import register_existing
 from reviews_etl.manifest import format_summary
@@ -47,7 +48,7 @@ def start_spark(master: str, driver_memory: str | None) -> SparkSession:
     except Exception as exc:
         raise EnvironmentSetupError(
             "could not start Spark; is Java 17 installed and on PATH (or JAVA_HOME set)? "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            f"({type(exc).__name__}: {first_line(exc)})"
         ) from exc
 
 

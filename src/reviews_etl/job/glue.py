@@ -23,14 +23,12 @@ from reviews_etl.job.pipeline import run_pipeline
 from reviews_etl.job.session import apply_pipeline_settings, build_spark_session
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import RunResult
-from reviews_etl.sources import read_source_manifest
+from reviews_etl.sources import SOURCE_ARGUMENTS, read_source_manifest
 
 REQUIRED_ARGS = ("JOB_NAME", "output_path")
-# Exactly one of these names the run's sources.
-SOURCE_ARGS = ("source_path", "source_manifest")
 # getResolvedOptions treats every requested option as mandatory, so these are requested
 # only when the job run was given them.
-OPTIONAL_ARGS = (*SOURCE_ARGS, "top_n", "max_reject_ratio", "run_id", "catalog_database")
+OPTIONAL_ARGS = (*SOURCE_ARGUMENTS, "top_n", "max_reject_ratio", "run_id", "catalog_database")
 # Glue adds this to every run and getResolvedOptions always returns it (reserved: never ask).
 GLUE_RUN_ID = "JOB_RUN_ID"
 
@@ -105,7 +103,7 @@ def _glue_resolver() -> Resolver:
 def _sources(values: dict[str, str]) -> list[str]:
     """``--source_path``: one ``s3://`` path, or a JSON array of paths; ``--source_manifest``:
     the URI of a ``{"sources": [...]}`` object (what the trigger writes for a batch)."""
-    given = [name for name in SOURCE_ARGS if values.get(name)]
+    given = [name for name in SOURCE_ARGUMENTS if values.get(name)]
     if len(given) != 1:
         raise ConfigError(
             "give exactly one of --source_path URI or --source_manifest URI"
@@ -127,7 +125,7 @@ def _sources(values: dict[str, str]) -> list[str]:
 
 def resolve_job_args(argv: Sequence[str], resolver: Resolver | None = None) -> GlueJobArgs:
     present = {item[2:].partition("=")[0] for item in argv if item.startswith("--")}
-    if not present & set(SOURCE_ARGS):
+    if not present & set(SOURCE_ARGUMENTS):
         missing = [f"--{name}" for name in REQUIRED_ARGS if name not in present]
         raise ConfigError(
             "missing job arguments: "

@@ -11,7 +11,7 @@ import logging
 from typing import Final
 
 from reviews_etl.config import OutputLayout
-from reviews_etl.errors import ConfigError, EnvironmentSetupError, ReviewsEtlError
+from reviews_etl.errors import ConfigError, EnvironmentSetupError, ReviewsEtlError, first_line
 from reviews_etl.logs import get_logger, log_event
 
 REPORTS_FOLDER: Final = "reports"
@@ -70,8 +70,9 @@ def write_run_report(
             output_root, report_path(output_root, f"{run_id}.html"), layout, run_id=run_id
         )
     except Exception as exc:
-        line = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-        log_event(logger, "run_report_failed", logging.WARNING, run_id=run_id, error=line)
+        text = first_line(exc)
+        error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        log_event(logger, "run_report_failed", logging.WARNING, run_id=run_id, error=error)
         return None
     log_event(logger, "run_report_written", run_id=run_id, path=path)
     return path

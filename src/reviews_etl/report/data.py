@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from reviews_etl import columns as C
 from reviews_etl.config import OutputLayout
+from reviews_etl.errors import first_line
 from reviews_etl.manifest import RunResult
 
 TOP_PRODUCTS = 5  # products with their own line in "reviews over time"
@@ -165,8 +166,7 @@ def _run_row(name: str, text: str) -> RunRow:
     try:
         run = RunResult.model_validate_json(text)
     except ValidationError as exc:
-        first = str(exc).splitlines()[0]
-        return RunRow(run_id=name.removesuffix(".json"), status="unreadable", error=first)
+        return RunRow(run_id=name.removesuffix(".json"), status="unreadable", error=first_line(exc))
     return RunRow(
         run_id=run.run_id,
         status=run.status,

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from reviews_etl._version import __version__
 from reviews_etl.columns import REJECT_REASONS
-from reviews_etl.errors import EnvironmentSetupError
+from reviews_etl.errors import EnvironmentSetupError, first_line
 from reviews_etl.report.charts import build_charts
 from reviews_etl.report.data import MAX_RUNS, TOP_PRODUCTS, ReportData
 
@@ -52,9 +52,10 @@ def vega_bundle() -> Markup:
         raise EnvironmentSetupError(
             f"vl-convert-python {_version('vl-convert-python')} has no Vega-Lite {wanted}, "
             f"which Altair {alt.__version__} writes: pip install -U vl-convert-python "
-            f"({str(exc).splitlines()[0]})"
+            f"({first_line(exc)})"
         ) from exc
-    # Never true for the bundles shipped so far; inside JS strings and regexes "<\/" is "</".
+    # A bundle must not end the <script> it sits in; inside JS strings and regexes "<\/" is
+    # "</", so the escape changes nothing the code means.
     bundle = re.sub(r"<(/script|!--)", r"<\\\1", bundle, flags=re.IGNORECASE)
     return Markup(bundle)  # library code, not data
 

@@ -1,6 +1,7 @@
 """The trigger: which arrived objects start a job run, and starting it. Runs on AWS Lambda
 (``lambda_handler.py``) and in the local watcher; imports no pyspark.
 
+* :mod:`.objects`: object references and skipped records, what the other modules pass on;
 * :mod:`.events`: Lambda events (S3, SQS-wrapped, EventBridge) -> object references;
 * :mod:`.rules`: the landing rules (bucket, prefix, suffix, folder markers, empty objects);
 * :mod:`.settings`: the Lambda's environment, read by pydantic-settings;
@@ -9,15 +10,7 @@
 * :mod:`.handler`: event -> decisions -> one start -> summary and Lambda response.
 """
 
-from reviews_etl.trigger.events import (
-    LocalObjectRef,
-    ObjectRef,
-    ParsedEvent,
-    S3ObjectRef,
-    SkippedRecord,
-    SkipReason,
-    parse_event,
-)
+from reviews_etl.trigger.events import parse_event
 from reviews_etl.trigger.handler import (
     FailedStart,
     StartedRun,
@@ -27,6 +20,14 @@ from reviews_etl.trigger.handler import (
     lambda_response,
 )
 from reviews_etl.trigger.launcher import GlueJobLauncher, JobLauncher, glue_client, s3_client
+from reviews_etl.trigger.objects import (
+    LocalObjectRef,
+    ObjectRef,
+    ParsedEvent,
+    S3ObjectRef,
+    SkippedRecord,
+    SkipReason,
+)
 from reviews_etl.trigger.rules import Decision, LandingRules, decide
 from reviews_etl.trigger.settings import TriggerSettings
 

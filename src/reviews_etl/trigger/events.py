@@ -19,133 +19,17 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from enum import StrEnum
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote_plus
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
+from reviews_etl.errors import describe_validation_error
 from reviews_etl.logs import get_logger, log_event
+from reviews_etl.trigger.objects import ParsedEvent, S3ObjectRef, SkippedRecord, SkipReason
 
 # SQS bodies are parsed recursively; real envelopes nest at most once or twice.
 _MAX_DEPTH = 3
-
-
-class SkipReason(StrEnum):
-    """Why a record or object does not start a run. Never an error."""
-
-    # Event parsing (this module).
-    TEST_EVENT = "test_event"
-    NOT_OBJECT_CREATED = "not_object_created"
-    MALFORMED_RECORD = "malformed_record"
-    UNRECOGNISED_EVENT = "unrecognised_event"
-    # Landing rules (reviews_etl.trigger.rules.decide).
-    OTHER_BUCKET = "other_bucket"
-    OUTSIDE_PREFIX = "outside_prefix"
-    FOLDER_MARKER = "folder_marker"
-    SUFFIX_NOT_ALLOWED = "suffix_not_allowed"
-    EMPTY_OBJECT = "empty_object"
-
-
-class ObjectRef(Protocol):
-    """What the landing rules and the launchers need to know about an arrived object.
-
-    ``bucket`` is the landing container (an S3 bucket, or a local landing root),
-    ``key`` the object's path inside it ('/'-separated, decoded), ``size`` its size in
-    bytes when known, and ``source_path`` what a job run is given to read.
-    """
-
-    @property
-    def bucket(self) -> str: ...
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def size(self) -> int | None: ...
-
-    @property
-    def source_path(self) -> str: ...
-
-
-class S3ObjectRef(BaseModel):
-    """An S3 object named by an event, with its key already URL-decoded."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    bucket: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-    size: int | None = Field(default=None, ge=0)
-    etag: str | None = None
-    event_name: str | None = None
-    event_time: datetime | None = None
-    # The SQS message that carried the event, for partial batch responses.
-    message_id: str | None = None
-
-    @property
-    def source_path(self) -> str:
-        """The full ``s3://bucket/key`` path (decoded key, as Spark and Glue expect it)."""
-        return f"s3://{self.bucket}/{self.key}"
-
-
-class LocalObjectRef(BaseModel):
-    """A file in a local landing folder, shaped like an S3 object for the landing rules.
-
-    ``bucket`` is the absolute landing root, ``key`` the path relative to it with '/'
-    separators (a trailing '/' for a directory, which the rules skip as a folder marker),
-    ``path`` the absolute file path handed to the job.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    bucket: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-    size: int | None = Field(default=None, ge=0)
-    path: str = Field(min_length=1)
-
-    @property
-    def source_path(self) -> str:
-        return self.path
-
-    @classmethod
-    def from_path(cls, root: str | Path, path: str | Path) -> LocalObjectRef:
-        """Describe ``path`` (which must lie under ``root``); size is read if it exists.
-
-        Raises ``ValueError`` when ``path`` is not under ``root``.
-        """
-        root_abs = Path(root).resolve()
-        file_abs = Path(path).resolve()
-        relative = file_abs.relative_to(root_abs)  # ValueError when outside the root
-        key = relative.as_posix()
-        size: int | None = None
-        if file_abs.is_dir():
-            key = key.rstrip("/") + "/"
-        elif file_abs.exists():
-            size = file_abs.stat().st_size
-        return cls(bucket=str(root_abs), key=key, size=size, path=str(file_abs))
-
-
-class SkippedRecord(BaseModel):
-    """A record (or object) that starts nothing, and why."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reason: SkipReason
-    detail: str
-    # Where in the event the record sits, e.g. "Records[0].body.Records[1]".
-    location: str | None = None
-    # The object's path when one is known (decision skips).
-    source_path: str | None = None
-
-
-class ParsedEvent(BaseModel):
-    """The objects an event names (in event order) and the records it skipped."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    objects: list[S3ObjectRef] = Field(default_factory=list)
-    skipped: list[SkippedRecord] = Field(default_factory=list)
 
 
 # --- raw AWS shapes (only the fields used; everything else is ignored) -------------------
@@ -180,14 +64,6 @@ class _RawS3Record(_Raw):
 class _RawEventBridgeEvent(_Raw):
     time: datetime | None = None
     detail: _RawS3Entity
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "record"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
 
 
 def decode_key(raw_key: str) -> str:
@@ -228,16 +104,9 @@ class _Parser:
         )
 
     def add(
-        self,
-        location: str,
-        *,
-        bucket: str,
-        raw_key: str,
-        size: int | None,
-        etag: str | None,
-        event_name: str,
-        event_time: datetime | None,
+        self, location: str, entity: _RawS3Entity, event_name: str, event_time: datetime | None
     ) -> None:
+        raw_key = entity.obj.key
         try:
             key = decode_key(raw_key)
         except UnicodeDecodeError as exc:
@@ -252,10 +121,10 @@ class _Parser:
             return
         self.objects.append(
             S3ObjectRef(
-                bucket=bucket,
+                bucket=entity.bucket.name,
                 key=key,
-                size=size,
-                etag=etag,
+                size=entity.obj.size,
+                etag=entity.obj.etag,
                 event_name=event_name,
                 event_time=event_time,
                 message_id=self.message_id,
@@ -295,6 +164,7 @@ class _Parser:
             )
 
     def record(self, record: Any, location: str, depth: int) -> None:
+        """One entry of ``Records``, handed on by its ``eventSource`` (one method each)."""
         if not isinstance(record, dict):
             self.skip(
                 SkipReason.MALFORMED_RECORD,
@@ -338,7 +208,7 @@ class _Parser:
         try:
             parsed = _RawS3Record.model_validate(record)
         except ValidationError as exc:
-            self.skip(SkipReason.MALFORMED_RECORD, _describe(exc), location)
+            self.skip(SkipReason.MALFORMED_RECORD, describe_validation_error(exc), location)
             return
         if not is_object_created(parsed.event_name):
             self.skip(
@@ -347,15 +217,7 @@ class _Parser:
                 location,
             )
             return
-        self.add(
-            location,
-            bucket=parsed.s3.bucket.name,
-            raw_key=parsed.s3.obj.key,
-            size=parsed.s3.obj.size,
-            etag=parsed.s3.obj.etag,
-            event_name=parsed.event_name,
-            event_time=parsed.event_time,
-        )
+        self.add(location, parsed.s3, parsed.event_name, parsed.event_time)
 
     def eventbridge(self, event: dict[str, Any], location: str) -> None:
         source, detail_type = event.get("source"), event.get("detail-type")
@@ -376,17 +238,9 @@ class _Parser:
         try:
             parsed = _RawEventBridgeEvent.model_validate(event)
         except ValidationError as exc:
-            self.skip(SkipReason.MALFORMED_RECORD, _describe(exc), location)
+            self.skip(SkipReason.MALFORMED_RECORD, describe_validation_error(exc), location)
             return
-        self.add(
-            location,
-            bucket=parsed.detail.bucket.name,
-            raw_key=parsed.detail.obj.key,
-            size=parsed.detail.obj.size,
-            etag=parsed.detail.obj.etag,
-            event_name=detail_type,
-            event_time=parsed.time,
-        )
+        self.add(location, parsed.detail, detail_type, parsed.time)
 
 
 def _join(location: str, part: str) -> str:

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reviews_etl.errors import JobStartError
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.trigger.events import ObjectRef, SkippedRecord, parse_event
+from reviews_etl.trigger.events import parse_event
 from reviews_etl.trigger.launcher import JobLauncher
+from reviews_etl.trigger.objects import ObjectRef, SkippedRecord
 from reviews_etl.trigger.rules import LandingRules, decide
 from reviews_etl.trigger.settings import TriggerSettings
 
@@ -106,17 +107,7 @@ def handle_objects(
     try:
         run_id = launcher.start(sources, dict(arguments or {}))
     except Exception as exc:  # reported for every accepted object of the batch
-        error = str(exc) if isinstance(exc, JobStartError) else f"{type(exc).__name__}: {exc}"
-        failed: list[FailedStart] = []
-        reported: set[tuple[str, str, str | None]] = set()
-        for ref in accepted:
-            message_id = getattr(ref, "message_id", None)
-            if (ref.bucket, ref.key, message_id) in reported:
-                continue
-            reported.add((ref.bucket, ref.key, message_id))
-            failed.append(FailedStart(error=error, message_id=message_id, **_where(ref)))
-            log_event(log, "trigger.failed", logging.ERROR, error=error, **_where(ref))
-        return TriggerSummary(skipped=skipped, failed=failed)
+        return TriggerSummary(skipped=skipped, failed=_failed_starts(accepted, exc, log))
     log_event(log, "trigger.started", logging.INFO, run_id=run_id, sources=len(sources))
     started = [StartedRun(run_id=run_id, **_where(ref)) for ref in unique]
     return TriggerSummary(started=started, skipped=skipped)
@@ -124,6 +115,23 @@ def handle_objects(
 
 def _where(ref: ObjectRef) -> dict[str, str]:
     return {"source_path": ref.source_path, "bucket": ref.bucket, "key": ref.key}
+
+
+def _failed_starts(
+    accepted: list[ObjectRef], exc: Exception, log: logging.Logger
+) -> list[FailedStart]:
+    """One failure (and one ``trigger.failed`` line) per accepted object and SQS message."""
+    error = str(exc) if isinstance(exc, JobStartError) else f"{type(exc).__name__}: {exc}"
+    failed: list[FailedStart] = []
+    reported: set[tuple[str, str, str | None]] = set()
+    for ref in accepted:
+        message_id = getattr(ref, "message_id", None)
+        if (ref.bucket, ref.key, message_id) in reported:
+            continue
+        reported.add((ref.bucket, ref.key, message_id))
+        failed.append(FailedStart(error=error, message_id=message_id, **_where(ref)))
+        log_event(log, "trigger.failed", logging.ERROR, error=error, **_where(ref))
+    return failed
 
 
 def handle_event(

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reviews_etl.errors import JobStartError
 from reviews_etl.logs import get_logger, log_event
-from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX, write_source_manifest
+from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX, SOURCE_ARGUMENTS, write_source_manifest
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 # on it waits instead, so this is rare); it is transient, but not in botocore's list.
 CONCURRENT_RUNS_EXCEEDED: Final = "ConcurrentRunsExceededException"
 _ARGUMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# The job arguments that name a run's sources (exactly one per run).
-SOURCE_ARGUMENTS: Final = ("source_path", "source_manifest")
 
 
 class JobLauncher(Protocol):
@@ -190,24 +188,13 @@ class GlueJobLauncher:
             uri = write_source_manifest(
                 self.s3, self.manifest_bucket, self.manifest_prefix, sources
             )
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise JobStartError(
-                self.job_name,
-                describe_sources(sources),
-                str(error.get("Code", "Unknown")),
-                _attempts(exc),
-                f"writing the source manifest to s3://{self.manifest_bucket}/"
-                f"{self.manifest_prefix}: {error.get('Message', '')}",
-            ) from exc
-        except BotoCoreError as exc:
-            raise JobStartError(
-                self.job_name,
-                describe_sources(sources),
-                type(exc).__name__,
+        except (ClientError, BotoCoreError) as exc:
+            raise self._start_error(
+                sources,
+                exc,
                 _configured_attempts(self.s3),
                 f"writing the source manifest to s3://{self.manifest_bucket}/"
-                f"{self.manifest_prefix}: {exc}",
+                f"{self.manifest_prefix}: ",
             ) from exc
         log_event(get_logger(), "trigger.manifest", manifest=uri, sources=len(sources))
         return "source_manifest", uri
@@ -217,21 +204,30 @@ class GlueJobLauncher:
         job_arguments = glue_arguments(value, arguments, source_argument=name)
         try:
             response = self.glue.start_job_run(JobName=self.job_name, Arguments=job_arguments)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise JobStartError(
-                self.job_name,
-                describe_sources(sources),
-                str(error.get("Code", "Unknown")),
-                _attempts(exc),
-                str(error.get("Message", "")),
-            ) from exc
-        except BotoCoreError as exc:  # timeouts, connection errors: botocore retried them too
-            raise JobStartError(
-                self.job_name,
-                describe_sources(sources),
-                type(exc).__name__,
-                self.max_attempts,
-                str(exc),
-            ) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise self._start_error(sources, exc, self.max_attempts) from exc
         return response["JobRunId"]
+
+    def _start_error(
+        self,
+        sources: list[str],
+        exc: ClientError | BotoCoreError,
+        transport_attempts: int,
+        doing: str = "",
+    ) -> JobStartError:
+        """The :class:`JobStartError` for a final AWS error while starting a run of ``sources``.
+
+        A refusal (``ClientError``) carries its code, message and the attempts botocore made;
+        a transport error (timeout, connection; botocore retried it too) is named by its type,
+        after ``transport_attempts``, the attempts its client was configured with. ``doing``
+        prefixes the message (what the launcher was doing besides ``StartJobRun``).
+        """
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code, attempts = str(error.get("Code", "Unknown")), _attempts(exc)
+            message = str(error.get("Message", ""))
+        else:
+            code, attempts, message = type(exc).__name__, transport_attempts, str(exc)
+        return JobStartError(
+            self.job_name, describe_sources(sources), code, attempts, doing + message
+        )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from reviews_etl.trigger.events import ObjectRef, SkipReason
+from reviews_etl.trigger.objects import ObjectRef, SkipReason
 
 # Gzipped CSV too: Spark reads ``.csv.gz`` as CSV. Matched case-insensitively.
 DEFAULT_SUFFIXES = (".csv", ".csv.gz")

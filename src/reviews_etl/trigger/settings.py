@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from reviews_etl.errors import ConfigError
+from reviews_etl.errors import ConfigError, describe_validation_error
 from reviews_etl.sources import DEFAULT_MANIFEST_PREFIX
 from reviews_etl.trigger.rules import DEFAULT_SUFFIXES, LandingPrefix, LandingRules, Suffixes
 
@@ -144,18 +144,6 @@ class TriggerSettings(BaseSettings):
         try:
             return cls()
         except ValidationError as exc:
-            raise ConfigError(describe_env_error(exc)) from exc
-
-
-def describe_env_error(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        var = str(err["loc"][0]) if err["loc"] else ""
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "missing":
-            problems.append(f"{var} is required but not set")
-        elif var:
-            problems.append(f"{var}={err['input']!r}: {message}")
-        else:
-            problems.append(message)
-    return "invalid trigger settings: " + "; ".join(problems)
+            raise ConfigError(
+                describe_validation_error(exc, "invalid trigger settings: ", env=True)
+            ) from exc
