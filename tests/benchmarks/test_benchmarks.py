@@ -19,7 +19,8 @@ from types import ModuleType
 import duckdb
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO_ROOT as REPO
+
 BENCHMARK = REPO / "benchmarks" / "run.py"
 BURST = REPO / "benchmarks" / "burst.py"
 HISTORY = REPO / "benchmarks" / "history.py"

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from blocking import blocking_env
 from reviews_etl.cli import build_parser, exit_code, main
 from reviews_etl.errors import (
     ConfigError,
@@ -25,8 +24,9 @@ from reviews_etl.errors import (
     ReviewsEtlError,
     SourceNotFoundError,
 )
+from tests.support import REPO_ROOT as REPO
+from tests.support.blocking import blocking_env
 
-REPO = Path(__file__).resolve().parents[1]
 COMMANDS = (
     "run",
     "sample",

@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from outputs import outputs
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.sample import write_sample_file
+from tests.support.outputs import outputs
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 # (event logged by the run, which occurrence, seconds to wait before the kill). The sources

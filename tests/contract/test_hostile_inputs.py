@@ -20,7 +20,6 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-import oracle
 from reviews_etl import read_reviews_csv, validate_reviews
 from reviews_etl.config import PipelineConfig
 from reviews_etl.errors import (
@@ -37,9 +36,10 @@ from reviews_etl.job.reader import (
     inspect_source,
 )
 from reviews_etl.job.storage import literal_read_options, normalise_path
+from tests.support import REPO_ROOT as REPO
+from tests.support import oracle
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def rows_of(spark: SparkSession, path: str) -> list[dict[str, object]]:

@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import oracle
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.job import reader
+from tests.support import oracle
 
 settings.register_profile(
     "ci",

@@ -12,12 +12,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-import oracle
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.errors import ReconciliationError
 from reviews_etl.job import pipeline as pipeline_module
+from tests.support import REPO_ROOT as REPO
+from tests.support import oracle
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample_reviews.csv"
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 

@@ -27,12 +27,13 @@ import yaml
 from botocore.stub import Stubber
 
 import reviews_etl.deploy
-from awsserver import AWS_ENV_VARS
 from reviews_etl import cli
 from reviews_etl.deploy import aws, buckets, cloudformation, deploy, destroy, packaging
 from reviews_etl.deploy import stack as stack_module
 from reviews_etl.deploy.packaging import Artifact, Artifacts
 from reviews_etl.errors import ConfigError, DeployError
+from tests.support import REPO_ROOT
+from tests.support.awsserver import AWS_ENV_VARS
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Tried to parse AWS::",
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
-TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
+TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 # What glue-requirements.txt holds for the fake artifacts.
 FAKE_PINS = {
     "annotated-types": "0.7.0",

@@ -29,13 +29,13 @@ import pytest
 
 import reviews_etl
 import reviews_etl.deploy
-from awsserver import fake_aws_env, moto_server
 from reviews_etl import cli
 from reviews_etl.deploy import packaging, pins, wheel
 from reviews_etl.deploy.packaging import Artifact, Artifacts, build_artifacts
 from reviews_etl.errors import ConfigError, PackagingError
+from tests.support import REPO_ROOT as REPO
+from tests.support.awsserver import fake_aws_env, moto_server
 
-REPO = Path(__file__).resolve().parents[1]
 VERSION = reviews_etl.__version__
 DIST_INFO = f"reviews_etl-{VERSION}.dist-info"
 EPOCH = (1980, 1, 1, 0, 0, 0)

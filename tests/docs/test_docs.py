@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
-from docs_blocks import code_blocks, run_python_blocks
 from reviews_etl.cli import main
+from tests.support import REPO_ROOT
+from tests.support.docs_blocks import code_blocks, run_python_blocks
 
 DOCS = REPO_ROOT / "docs"
 QUICK_START = DOCS / "quick-start.md"

@@ -18,7 +18,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 NOTEBOOK = REPO_ROOT / "docs" / "notebooks" / "explore.ipynb"
 KERNEL_NAME = "reviews-etl-test-python"

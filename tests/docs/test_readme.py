@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
-from docs_blocks import code_blocks, run_python_blocks
 from reviews_etl.cli import build_parser
 from reviews_etl.sample import write_sample
+from tests.support import REPO_ROOT
+from tests.support.docs_blocks import code_blocks, run_python_blocks
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

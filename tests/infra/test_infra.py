@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
+
 TEMPLATE = REPO / "infra" / "template.yaml"
 
 

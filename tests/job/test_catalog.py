@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import pytest
 
-from awsserver import fake_aws_env, moto_server
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
 from reviews_etl.job.glue import resolve_job_args
-from test_infra import load_template
+from tests.infra.test_infra import load_template
+from tests.support.awsserver import fake_aws_env, moto_server
 
 DATABASE = "reviews_db"
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import CLASS_REVIEWS, REPO_ROOT
 from reviews_etl.errors import ConfigError
 from reviews_etl.job.glue import _fallback_resolver, main, resolve_job_args
+from tests.support import CLASS_REVIEWS, REPO_ROOT
 
 BASE = [
     "glue_entrypoint.py",

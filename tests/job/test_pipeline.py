@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-import oracle
-from conftest import CLASS_REVIEWS
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
 from reviews_etl.columns import REJECT_REASONS
@@ -22,6 +20,7 @@ from reviews_etl.job import reader as reader_module
 from reviews_etl.job import record_cuts
 from reviews_etl.job.storage import HadoopFS
 from reviews_etl.sample import write_sample_file
+from tests.support import CLASS_REVIEWS, oracle
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 

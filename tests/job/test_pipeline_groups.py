@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import oracle
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.errors import ReconciliationError, SourceNotFoundError
 from reviews_etl.job import pipeline as pipeline_module
 from reviews_etl.job.reader import HeaderMapping
 from reviews_etl.sample import write_sample_file
+from tests.support import oracle
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-from pathlib import Path
 
-from conftest import CLASS_REVIEWS
-from outputs import outputs
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.job.session import apply_pipeline_settings, default_driver_memory
 from reviews_etl.manifest import format_summary
+from tests.support import CLASS_REVIEWS
+from tests.support import REPO_ROOT as REPO
+from tests.support.outputs import outputs
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample_reviews.csv"
 
 

@@ -24,15 +24,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from blocking import blocking_env
 from reviews_etl.cli import main
 from reviews_etl.config import OutputLayout
 from reviews_etl.manifest import STAGES, BatchResult, RunResult
 from reviews_etl.report import write_report, write_run_report
 from reviews_etl.report.data import load_report_data
 from reviews_etl.report.render import script_json
+from tests.support.blocking import blocking_env
 
-REPO = Path(__file__).resolve().parents[1]
 HOSTILE = "</script><script>window.__pwned=1</script><b>bold</b>\"'&amp;<!--"
 UTC = dt.UTC
 INGESTED = dt.datetime(2025, 3, 2, 8, 30, tzinfo=UTC)
@@ -388,7 +387,7 @@ def test_an_empty_output_root_gets_a_page_that_says_so(tmp_path: Path) -> None:
 def test_report_reads_and_writes_s3(output_root: Path, tmp_path: Path, monkeypatch) -> None:
     import boto3
 
-    from awsserver import fake_aws_env, moto_server
+    from tests.support.awsserver import fake_aws_env, moto_server
 
     with moto_server() as url:
         for name, value in fake_aws_env(tmp_path, {}).items():

@@ -9,7 +9,6 @@ import re
 import pyspark
 import pytest
 
-from conftest import REPO_ROOT
 from reviews_etl import read_reviews_csv, validate_reviews
 from reviews_etl.testing import (
     REVIEW_DEFAULTS,
@@ -19,6 +18,7 @@ from reviews_etl.testing import (
     reviews_records,
     spark_line,
 )
+from tests.support import REPO_ROOT
 
 pytest_plugins = ["pytester"]
 

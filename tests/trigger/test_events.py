@@ -19,8 +19,7 @@ from reviews_etl.trigger.events import (
     is_object_created,
     parse_event,
 )
-
-EVENTS = Path(__file__).parent / "events"
+from tests.support import EVENTS_DIR as EVENTS
 
 
 def load_event(name: str) -> dict[str, Any]:

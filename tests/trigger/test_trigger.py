@@ -17,7 +17,6 @@ from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError, ConnectTimeoutError
 from moto import mock_aws
 
-from conftest import TRIGGER_VARIABLES, RecordedSleeps
 from reviews_etl.errors import ConfigError, JobStartError, ReviewsEtlError
 from reviews_etl.sources import manifest_key, read_source_manifest
 from reviews_etl.trigger import (
@@ -44,8 +43,9 @@ from reviews_etl.trigger.launcher import (
     describe_sources,
     glue_arguments,
 )
+from tests.support import EVENTS_DIR as EVENTS
+from tests.support import TRIGGER_VARIABLES, RecordedSleeps
 
-EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
 BUCKET = "reviews-landing"

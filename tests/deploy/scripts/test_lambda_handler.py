@@ -12,7 +12,6 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,13 +20,13 @@ import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
 
-from conftest import TRIGGER_VARIABLES, RecordedSleeps
 from reviews_etl.errors import ConfigError, JobStartError
 from reviews_etl.logs import get_logger
 from reviews_etl.sources import read_source_manifest
+from tests.support import EVENTS_DIR as EVENTS
+from tests.support import REPO_ROOT as ROOT
+from tests.support import TRIGGER_VARIABLES, RecordedSleeps
 
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
 MANIFESTS = "reviews-scratch"
