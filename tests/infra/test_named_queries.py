@@ -20,7 +20,7 @@ import pytest
 import sqlglot
 
 from reviews_etl.config import DEFAULT_TOP_N
-from tests.infra.test_infra import load_template
+from tests.support.template import load_template
 
 # Logical id -> the Athena Results/ folder whose rows it must return (None: checked against
 # literal counts instead).

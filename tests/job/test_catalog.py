@@ -16,8 +16,8 @@ import pytest
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
 from reviews_etl.job.glue import resolve_job_args
-from tests.infra.test_infra import load_template
 from tests.support.awsserver import fake_aws_env, moto_server
+from tests.support.template import load_template
 
 DATABASE = "reviews_db"
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"

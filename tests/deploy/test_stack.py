@@ -5,7 +5,7 @@ moto's CloudFormation creates the buckets (with their default encryption), the I
 roles, the Lambda function, the SQS queues (with the redrive policy), the event source
 mapping and the log groups; it skips AWS::Glue::*, AWS::Athena::*, bucket and queue
 policies and alarms, and ignores bucket versioning, public access blocks, lifecycle rules
-and notifications. Those parts are checked statically in tests/test_infra.py (see
+and notifications. Those parts are checked statically in tests/infra/ (see
 docs/deploy.md).
 """
 
@@ -23,26 +23,23 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import pytest
-import yaml
-from botocore.stub import Stubber
 
 import reviews_etl.deploy
 from reviews_etl import cli
 from reviews_etl.deploy import aws, buckets, cloudformation, deploy, destroy, packaging
 from reviews_etl.deploy import stack as stack_module
 from reviews_etl.deploy.packaging import Artifact, Artifacts
-from reviews_etl.errors import ConfigError, DeployError
-from tests.support import REPO_ROOT
+from reviews_etl.errors import ConfigError
 from tests.support.awsserver import AWS_ENV_VARS
+from tests.support.deploy import ACCOUNT, REGION
+from tests.support.template import TEMPLATE
+from tests.support.template import parse_template as _load_template
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Tried to parse AWS::",
     "ignore:When using MotoServer",
 )
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # moto's default account
-TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 # What glue-requirements.txt holds for the fake artifacts.
 FAKE_PINS = {
     "annotated-types": "0.7.0",
@@ -137,30 +134,6 @@ def _bucket_names(s3: Any) -> set[str]:
 def _stack_parameters(cfn: Any, stack_name: str) -> dict[str, str]:
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short tags (!Ref, !Sub, ...) into long form."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
-def _load_template(text: str) -> dict[str, Any]:
-    data = yaml.load(text, Loader=_CfnLoader)  # a SafeLoader subclass
-    assert isinstance(data, dict)
-    return data
 
 
 def _glue_job_arguments(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
@@ -651,122 +624,6 @@ def test_tls_only_policy() -> None:
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-# --------------------------------------------------------------------------- stubbed
-
-
-def _stubbed_cfn() -> tuple[Any, Stubber]:
-    client = boto3.client(
-        "cloudformation",
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return client, Stubber(client)
-
-
-def _stack(status: str) -> dict[str, Any]:
-    return {
-        "Stacks": [
-            {
-                "StackName": "rev",
-                "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/rev/1",
-                "CreationTime": "2024-01-01T00:00:00Z",
-                "StackStatus": status,
-            }
-        ]
-    }
-
-
-def test_no_updates_is_reported_not_raised() -> None:
-    cfn, stubber = _stubbed_cfn()
-    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"), {"StackName": "rev"})
-    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
-    stubber.add_response("get_template_summary", {"Parameters": []})
-    stubber.add_client_error(
-        "update_stack",
-        service_error_code="ValidationError",
-        service_message="No updates are to be performed.",
-    )
-    out = io.StringIO()
-    with stubber:
-        status, changed = cloudformation.create_or_update_stack(
-            cfn, "rev", {"TemplateBody": "{}"}, [], poll_seconds=1, out=out
-        )
-    assert (status, changed) == ("UPDATE_COMPLETE", False)
-    assert "already up to date" in out.getvalue()
-
-
-def test_failed_create_names_the_failed_resources() -> None:
-    cfn, stubber = _stubbed_cfn()
-    stubber.add_client_error(
-        "describe_stacks",
-        service_error_code="ValidationError",
-        service_message="Stack with id rev does not exist",
-    )
-    stubber.add_response("create_stack", {"StackId": "arn:aws:cloudformation:::stack/rev/1"})
-    stubber.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"))  # the waiter
-    stubber.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"))  # status after
-    stubber.add_response(
-        "describe_stack_events",
-        {
-            "StackEvents": [
-                {
-                    "StackId": "1",
-                    "EventId": "e1",
-                    "StackName": "rev",
-                    "LogicalResourceId": "GlueJob",
-                    "ResourceStatus": "CREATE_FAILED",
-                    "ResourceStatusReason": "Glue version 9.9 is not supported",
-                    "Timestamp": "2024-01-01T00:00:00Z",
-                }
-            ]
-        },
-    )
-    with stubber, pytest.raises(DeployError) as caught:
-        cloudformation.create_or_update_stack(
-            cfn, "rev", {"TemplateBody": "{}"}, [], poll_seconds=1, out=io.StringIO()
-        )
-    message = str(caught.value)
-    assert "ROLLBACK_COMPLETE" in message
-    assert "GlueJob CREATE_FAILED: Glue version 9.9 is not supported" in message
-
-
-def test_an_update_keeps_every_parameter_not_given() -> None:
-    cfn, stubber = _stubbed_cfn()
-    stack = _stack("UPDATE_COMPLETE")
-    stack["Stacks"][0]["Parameters"] = [
-        {"ParameterKey": "ArtifactsPrefix", "ParameterValue": "old"},  # given again
-        {"ParameterKey": "GlueVersion", "ParameterValue": "5.0"},  # set by --glue-version
-        {"ParameterKey": "TopN", "ParameterValue": "7"},
-        {"ParameterKey": "LandingPrefix", "ParameterValue": ""},  # = the default: left out
-        {"ParameterKey": "Dropped", "ParameterValue": "x"},  # no longer in the template
-    ]
-    summary = {
-        "Parameters": [
-            {"ParameterKey": key, "DefaultValue": {"GlueVersion": "5.1", "TopN": "5"}.get(key, "")}
-            for key in ("ArtifactsPrefix", "GlueVersion", "TopN", "LandingPrefix", "NewOne")
-        ]
-    }
-    given: list[Any] = [{"ParameterKey": "ArtifactsPrefix", "ParameterValue": "new"}]
-    stubber.add_response("describe_stacks", stack)
-    stubber.add_response("get_template_summary", summary, {"TemplateBody": "{}"})
-    with stubber:
-        kept = cloudformation._keep_previous_values(cfn, "rev", {"TemplateBody": "{}"}, given)
-    assert kept == [
-        *given,
-        {"ParameterKey": "GlueVersion", "UsePreviousValue": True},
-        {"ParameterKey": "TopN", "UsePreviousValue": True},
-    ]
-
-
-def test_an_update_that_cannot_read_the_parameters_is_refused() -> None:
-    cfn, stubber = _stubbed_cfn()
-    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
-    stubber.add_client_error("get_template_summary", "AccessDenied", "not allowed")
-    with stubber, pytest.raises(DeployError, match="cannot read its current parameters"):
-        cloudformation._keep_previous_values(cfn, "rev", {"TemplateBody": "{}"}, [])
-
-
 # --------------------------------------------------------------------------- template
 
 
@@ -800,12 +657,3 @@ def test_the_template_default_glue_version_is_the_documented_one() -> None:
     parameter = template["Parameters"]["GlueVersion"]
     assert parameter["Default"] == reviews_etl.deploy.DEFAULT_GLUE_VERSION == "5.1"
     assert tuple(parameter["AllowedValues"]) == reviews_etl.deploy.GLUE_VERSIONS
-
-
-def test_busy_stack_is_refused() -> None:
-    cfn, stubber = _stubbed_cfn()
-    stubber.add_response("describe_stacks", _stack("UPDATE_IN_PROGRESS"))
-    with stubber, pytest.raises(DeployError, match="busy"):
-        cloudformation.create_or_update_stack(
-            cfn, "rev", {"TemplateBody": "{}"}, [], out=io.StringIO()
-        )
