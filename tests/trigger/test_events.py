@@ -19,13 +19,7 @@ from reviews_etl.trigger.events import (
     is_object_created,
     parse_event,
 )
-from tests.support import EVENTS_DIR as EVENTS
-
-
-def load_event(name: str) -> dict[str, Any]:
-    with (EVENTS / name).open(encoding="utf-8") as handle:
-        event: dict[str, Any] = json.load(handle)
-    return event
+from tests.support.trigger import json_lines, load_event
 
 
 def sqs_envelope(*bodies: str) -> dict[str, Any]:
@@ -34,15 +28,6 @@ def sqs_envelope(*bodies: str) -> dict[str, Any]:
     return {
         "Records": [{**template, "messageId": f"m-{i}", "body": b} for i, b in enumerate(bodies)]
     }
-
-
-def json_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "reviews_etl"]
-
-
-@pytest.fixture(autouse=True)
-def _capture_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="reviews_etl")
 
 
 # --- canonical events ---------------------------------------------------------------------

@@ -23,9 +23,9 @@ from moto.moto_api import state_manager
 from reviews_etl.errors import ConfigError, JobStartError
 from reviews_etl.logs import get_logger
 from reviews_etl.sources import read_source_manifest
-from tests.support import EVENTS_DIR as EVENTS
 from tests.support import REPO_ROOT as ROOT
 from tests.support import TRIGGER_VARIABLES, RecordedSleeps
+from tests.support.trigger import load_event
 
 REGION = "us-east-1"
 JOB = "reviews-etl-job"
@@ -35,12 +35,6 @@ BATCH_SOURCES = [
     "s3://reviews-landing/landing/batch/reviews_b.csv",
     "s3://reviews-landing/landing/batch/reviews_c.csv",
 ]
-
-
-def load_event(name: str) -> dict[str, Any]:
-    with (EVENTS / name).open(encoding="utf-8") as handle:
-        event: dict[str, Any] = json.load(handle)
-    return event
 
 
 def logged_events(caplog: pytest.LogCaptureFixture) -> list[str]:
