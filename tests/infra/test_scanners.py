@@ -31,6 +31,7 @@ def _require_tool(name: str, module: str) -> None:
         )
 
 
+@pytest.mark.scanner
 def test_cfn_lint_reports_no_errors() -> None:
     _require_tool("cfn-lint", "cfnlint")
     from cfnlint.api import ManualArgs, lint_file
@@ -52,6 +53,7 @@ def _checkov_executable() -> str:
     return found
 
 
+@pytest.mark.scanner
 def test_checkov_has_no_failed_checks(resources: dict[str, Any]) -> None:
     command = [
         _checkov_executable(),

@@ -575,6 +575,7 @@ def expected_marks() -> dict[str, dict[str, int]]:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_report_renders_offline_in_chromium(output_root: Path, tmp_path: Path) -> None:
     executable = _chromium()
     url = Path(write_report(str(output_root))).as_uri()
