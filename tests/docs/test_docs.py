@@ -2,7 +2,7 @@
 block of the notebook page, run as a reader would run them (from a checkout's root).
 
 The strict build of the site itself (broken links, anchors, docstrings) is ``make docs``, a
-step of ``make test``; the example notebook runs in ``tests/test_notebook.py``.
+step of ``make test``; the example notebook runs in ``tests/docs/test_notebook.py``.
 """
 
 from __future__ import annotations

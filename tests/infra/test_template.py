@@ -78,7 +78,7 @@ def _resources_for(role: dict[str, Any], action: str) -> list[Any]:
 def test_the_template_fits_in_a_template_body() -> None:
     # reviews-etl deploy sends a template up to CloudFormation's TemplateBody limit inline;
     # a larger one goes through S3 (TemplateURL), which the moto server of
-    # tests/test_packaging.py (tests/awsserver.py, on 127.0.0.1) cannot read.
+    # tests/deploy/test_packaging.py (tests/support/awsserver.py, on 127.0.0.1) cannot read.
     from reviews_etl.deploy.stack import TEMPLATE_BODY_LIMIT
 
     size = len(TEMPLATE.read_bytes())

@@ -1,7 +1,7 @@
 """The fenced code blocks of a Markdown page, and running its Python blocks as one session.
 
 Shared by the tests that keep the README's and the docs site's snippets honest
-(``tests/test_readme.py``, ``tests/test_docs.py``).
+(``tests/docs/test_readme.py``, ``tests/docs/test_docs.py``).
 """
 
 from __future__ import annotations
