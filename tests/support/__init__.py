@@ -1,9 +1,12 @@
 """Helpers shared by the test modules (fixtures live in the conftest.py files).
 
-The package's modules: ``awsserver`` (a moto server in its own process), ``blocking``
-(a Python that cannot import some packages), ``docs_blocks`` (a Markdown page's code blocks),
-``oracle`` (the data contract in plain Python), ``outputs`` (a run's outputs read back with
-pyarrow).
+Here: the checkout's paths, the trigger's environment variables, botocore's recorded sleeps.
+The package's modules: ``awsserver`` (a moto server in its own process), ``blocking`` (a
+Python that cannot import some packages), ``deploy`` (the deploy tests' region and account),
+``docs_blocks`` (a Markdown page's code blocks), ``oracle`` (the data contract in plain
+Python), ``outputs`` (a run's outputs read back with pyarrow), ``template`` (infra/template.yaml
+as data), ``trigger`` (the trigger tests' settings, events and recording launcher),
+``wheels`` (the checks every deterministic wheel passes).
 """
 
 from __future__ import annotations
