@@ -56,9 +56,9 @@ test: lint typecheck docs pytest
 
 # The property-based differential test with many more examples than CI runs (minutes).
 test-properties: $(VENV)/.dev-$(PYSPARK)
-	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/test_properties.py
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/contract/test_properties.py
 
-# Benchmarks (docs/performance.md; never run in CI, which runs tests/test_benchmarks.py).
+# Benchmarks (docs/performance.md; never run in CI, which runs tests/benchmarks/).
 # Run them on a quiet machine; figures and logs go to $(BENCH_OUT)/.
 #   make bench          1M rows: pipeline, DuckDB, seed-style, Spark floor (+ multiLine=False)
 #   make bench-burst    200 files x 5,000 rows through `watch --once` vs one 1M-row file

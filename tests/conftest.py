@@ -1,33 +1,17 @@
-"""One SparkSession for the whole suite, plus small helpers shared by the Spark tests."""
+"""The suite's fixtures: one SparkSession for the whole suite, botocore's retry sleeps
+recorded, CSV files written under tmp_path; and a skipped test fails the run."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import botocore.endpoint
 import pytest
 from pyspark.sql import SparkSession
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(__file__).resolve().parent / "data"
-CLASS_REVIEWS = DATA_DIR / "class_reviews.csv"
-# The trigger's environment variables (docs/trigger.md), cleared around trigger tests.
-TRIGGER_VARIABLES = (
-    "GLUE_JOB_NAME",
-    "LANDING_BUCKET",
-    "LANDING_PREFIX",
-    "ALLOWED_SUFFIXES",
-    "OUTPUT_PATH",
-    "MANIFEST_BUCKET",
-    "MANIFEST_PREFIX",
-    "MAX_START_ATTEMPTS",
-    "RETRY_BASE_DELAY_SECONDS",
-    "RETRY_MAX_DELAY_SECONDS",
-    "LOG_LEVEL",
-)
+from tests.support import RecordedSleeps
 
 
 @pytest.fixture(scope="session")
@@ -57,16 +41,6 @@ def spark(spark_context_session: SparkSession) -> SparkSession:
     timeParserPolicy EXCEPTION on 3.5): whatever the pipeline needs, it must set itself, and
     one test's settings never leak into the next."""
     return spark_context_session.newSession()
-
-
-@dataclass
-class RecordedSleeps:
-    """Stands in for ``botocore.endpoint.time``: records botocore's retry delays, never sleeps."""
-
-    delays: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,7 @@ from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.trigger import TriggerSettings, handle_event
-
-EVENTS = Path(__file__).resolve().parent / "events"
+from tests.support import EVENTS_DIR as EVENTS
 
 
 class _Collect(logging.Handler):

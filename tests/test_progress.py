@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO_ROOT as REPO
+
 SAMPLE = str(REPO / "data" / "sample_reviews.csv")
 STAGES = ("read", "clean", "write_rejected", "write_curated", "analyses", "write_analyses")
 BAR = "━"  # rich's bar glyph
