@@ -21,6 +21,7 @@ from reviews_etl.job import pipeline as pipeline_module
 from reviews_etl.job import reader as reader_module
 from reviews_etl.job import record_cuts
 from reviews_etl.job.storage import HadoopFS
+from reviews_etl.paths import source_id_for
 from reviews_etl.sample import write_sample_file
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
@@ -257,7 +258,7 @@ def test_list_dirs_names_the_batch_folders(spark, tmp_path, write_csv) -> None:
     first, second = write_csv(HEADER, "a.csv"), write_csv(HEADER, "b.csv")
     run_pipeline(spark, PipelineConfig(sources=[first, second], output_root=str(out)))
     fs = HadoopFS(spark)
-    expected = sorted(f"source_id={pipeline_module.source_id_for(s)}" for s in (first, second))
+    expected = sorted(f"source_id={source_id_for(s)}" for s in (first, second))
     assert fs.list_dirs(str(out / "processed-data")) == expected
     assert fs.list_dirs(str(out / "missing")) == []
 

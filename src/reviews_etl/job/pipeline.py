@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import platform
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +52,7 @@ from reviews_etl.job.reader import (
 )
 from reviews_etl.job.schemas import CURATED_STORED_SCHEMA
 from reviews_etl.job.session import apply_pipeline_settings
-from reviews_etl.job.storage import HadoopFS, absolute_local, join, normalise_path
+from reviews_etl.job.storage import HadoopFS
 from reviews_etl.job.transforms import (
     BatchLineage,
     add_batch_lineage,
@@ -68,6 +67,13 @@ from reviews_etl.job.transforms import (
 )
 from reviews_etl.logs import get_logger, log_event
 from reviews_etl.manifest import BatchResult, RunResult, Stopwatch, new_run_id
+from reviews_etl.paths import (
+    OutputPaths,
+    absolute_local,
+    normalise_path,
+    partition_path,
+    source_id_for,
+)
 from reviews_etl.report import write_run_report
 
 logger = get_logger(__name__)
@@ -88,11 +94,6 @@ READ_THREADS = 4
 _REPORTED_CONF = ("spark.master", "spark.driver.memory", "spark.executor.memory")
 
 
-def source_id_for(source: str) -> str:
-    """Stable folder key of a source object: re-processing it replaces exactly its rows."""
-    return hashlib.sha256(normalise_path(source).encode("utf-8")).hexdigest()[:16]
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -102,7 +103,7 @@ class _RunContext:
     config: PipelineConfig
     run_id: str
     started_at: dt.datetime
-    paths: _Paths
+    paths: OutputPaths
     registrar: PartitionRegistrar | None = None
     watch: Stopwatch = field(default_factory=Stopwatch)
     batches: list[BatchResult] = field(default_factory=list)
@@ -121,20 +122,6 @@ class _RunContext:
             now = previous + dt.timedelta(microseconds=1)
         self._last_ingested_at = now
         return now
-
-
-class _Paths:
-    def __init__(self, config: PipelineConfig, run_id: str) -> None:
-        layout, root = config.layout, absolute_local(config.output_root)
-        self.curated = join(root, layout.curated)
-        self.rejected = join(root, layout.rejected)
-        self.daily = join(root, layout.analyses, layout.daily_review_counts)
-        self.top = join(root, layout.analyses, layout.top_customers)
-        self.ratings = join(root, layout.analyses, layout.rating_distribution)
-        self.runs = join(root, layout.runs)
-        # A group's partitioned write, before each source's folder moves into place; hidden
-        # from Spark and Athena by its leading underscore, and removed after each write.
-        self.staging = join(root, f"_staging-{run_id}")
 
 
 def _validate_batch(raw: DataFrame, cached: list[DataFrame]) -> DataFrame:
@@ -301,7 +288,7 @@ def _process_group(
                 quarantined.df.coalesce(files),
                 paths.rejected,
                 [batch.lineage.source_id for batch in batches],
-                paths.staging,
+                paths.staging(run_id),
             )
             counts = _batch_counts(validated, batches, parsed, quarantined)
         # A batch over the gate publishes nothing: its accepted rows are those not rejected.
@@ -323,7 +310,7 @@ def _process_group(
                     curated.df.coalesce(files),
                     paths.curated,
                     [batch.lineage.source_id for batch in passing],
-                    paths.staging,
+                    paths.staging(run_id),
                 )
             accepted = curated.rows
         _reconcile(
@@ -340,8 +327,8 @@ def _process_group(
     results = []
     for batch, count, failed in zip(batches, counts, gate_failed, strict=True):
         source_id = batch.lineage.source_id
-        rejected_path = join(paths.rejected, f"{SOURCE_ID}={source_id}")
-        published = None if failed else join(paths.curated, f"{SOURCE_ID}={source_id}")
+        rejected_path = partition_path(paths.rejected, source_id)
+        published = None if failed else partition_path(paths.curated, source_id)
         result = BatchResult(
             source=batch.source,
             source_file=batch.lineage.source_file,
@@ -401,7 +388,7 @@ def _reconcile(
     fs = HadoopFS(spark)
     for batch, publish in zip(batches, published, strict=True):
         if publish:
-            fs.delete(join(curated_root, f"{SOURCE_ID}={batch.lineage.source_id}"))
+            fs.delete(partition_path(curated_root, batch.lineage.source_id))
     label = batches[0].source
     if len(batches) > 1:
         label += f" (and {len(batches) - 1} more sources read with it)"
@@ -428,7 +415,7 @@ def _stage_started(run_id: str, stage: str, on_stage: Callable[[str], object] | 
 
 
 def _publish_analyses(
-    spark: SparkSession, config: PipelineConfig, paths: _Paths, watch: Stopwatch
+    spark: SparkSession, config: PipelineConfig, paths: OutputPaths, watch: Stopwatch
 ) -> dict[str, int]:
     """Recompute the analyses over all curated data, one row per review_id."""
     with watch.stage("analyses"):
@@ -444,12 +431,18 @@ def _publish_analyses(
         single = curated.select(REVIEW_ID, PRODUCT_ID, CUSTOMER_ID, RATING, REVIEW_DATE)
         latest = cache(single if len(batches) == 1 else latest_per_review_id(curated))
         analyses = {
-            "daily_review_counts": (latest.transform(daily_review_counts), paths.daily),
+            "daily_review_counts": (
+                latest.transform(daily_review_counts),
+                paths.daily_review_counts,
+            ),
             "top_customers": (
                 latest.transform(lambda df: top_customers(df, config.top_n)),
-                paths.top,
+                paths.top_customers,
             ),
-            "rating_distribution": (latest.transform(rating_distribution), paths.ratings),
+            "rating_distribution": (
+                latest.transform(rating_distribution),
+                paths.rating_distribution,
+            ),
         }
         materialised = {name: (cache(df), path) for name, (df, path) in analyses.items()}
         counts = {name: df.count() for name, (df, _) in materialised.items()}
@@ -485,7 +478,7 @@ def run_pipeline(
         config=config,
         run_id=run_id,
         started_at=started_at,
-        paths=_Paths(config, run_id),
+        paths=OutputPaths.under(absolute_local(config.output_root), config.layout),
         registrar=PartitionRegistrar(config.catalog_database) if config.catalog_database else None,
         watch=Stopwatch(on_start=lambda stage: _stage_started(run_id, stage, on_stage)),
         versions={
@@ -531,7 +524,7 @@ def run_pipeline(
 
 def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) -> RunResult:
     paths, config, run_id = run.paths, run.config, run.run_id
-    manifest_path = join(paths.runs, f"{run_id}.json")
+    manifest_path = paths.manifest(run_id)
     result = RunResult(
         run_id=run_id,
         status="failed" if error else "succeeded",
@@ -542,13 +535,7 @@ def _write_manifest(spark: SparkSession, run: _RunContext, error: str | None) ->
         sources=list(config.sources),
         batches=run.batches,
         outputs=run.outputs,
-        output_paths={
-            "curated": paths.curated,
-            "rejected": paths.rejected,
-            "daily_review_counts": paths.daily,
-            "top_customers": paths.top,
-            "rating_distribution": paths.ratings,
-        },
+        output_paths=paths.published(),
         stage_seconds={k: round(v, 3) for k, v in run.watch.seconds.items()},
         max_reject_ratio=config.max_reject_ratio,
         top_n=config.top_n,
