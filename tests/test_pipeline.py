@@ -17,6 +17,7 @@ from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
 from reviews_etl.columns import REJECT_REASONS
 from reviews_etl.errors import MissingColumnsError
+from reviews_etl.job import batches as batches_module
 from reviews_etl.job import pipeline as pipeline_module
 from reviews_etl.job import reader as reader_module
 from reviews_etl.job import record_cuts
@@ -117,7 +118,7 @@ def test_differential_against_an_independent_oracle(
         # window because the duplicated ids are too many to broadcast.
         monkeypatch.setattr(reader_module, "MIN_BYTES_PER_CORE", 1)
         monkeypatch.setattr(reader_module, "PARTITION_BYTES", 16 << 10)
-        monkeypatch.setattr(pipeline_module, "DEDUPE_BROADCAST_LIMIT", 0)
+        monkeypatch.setattr(batches_module, "DEDUPE_BROADCAST_LIMIT", 0)
     source = write_sample_file(tmp_path / "gen.csv", rows=3000, seed=7, dirty_share=0.2)
     expected = oracle.clean_file(source.read_text(encoding="utf-8"))
     assert all(expected.reasons[r] > 0 for r in REJECT_REASONS)
@@ -279,7 +280,7 @@ def test_a_crashed_run_converges_when_run_again(spark, tmp_path, write_csv, monk
         raise RuntimeError("executor lost")
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline_module, "_publish_analyses", crash)
+        patch.setattr(pipeline_module, "publish_analyses", crash)
         with pytest.raises(RuntimeError, match="executor lost"):
             run_pipeline(spark, PipelineConfig(sources=[source], output_root=str(crashed_out)))
     [failed] = [json.loads(p.read_text()) for p in (crashed_out / "_runs").glob("*.json")]
