@@ -129,10 +129,7 @@ def _as_is(df: DataFrame) -> DataFrame:
 
 
 def validate_in_stages(
-    df: DataFrame,
-    *,
-    keep: Transform = _as_is,
-    broadcast: Callable[[DataFrame], bool] | None = None,
+    df: DataFrame, *, keep: Transform = _as_is, broadcast: Callable[[DataFrame], bool] | None = None
 ) -> DataFrame:
     """:func:`validate_reviews` with a say in how its stages are computed: the one chain of
     rules 1-9, for the public transform and the pipeline alike.
@@ -261,19 +258,23 @@ def add_normalised_text(df: DataFrame) -> DataFrame:
     )
 
 
+def _kept_row_number() -> Column:
+    """Rule 9's choice among rows that pass rules 1-8 and share a review id: the row number
+    of the first in file order, aggregated over a window or a group of such rows."""
+    return F.min(F.when(F.col(REJECT_REASON).isNull(), F.col(ROW_NUMBER)))
+
+
 def duplicate_review_ids(labelled: DataFrame) -> DataFrame:
     """The ``clean_review_id`` values held by more than one row passing rules 1-8, each with
-    the ``_first_row`` (row number) of its first occurrence.
-
-    Input: the output of :func:`label_first_failing_rule`. A hash aggregate of two narrow
-    columns; duplicates are usually rare, so the result is small enough to broadcast to
-    :func:`mark_duplicate_review_ids`.
+    the ``_first_row`` that rule 9 keeps. Input: the output of :func:`label_first_failing_rule`.
+    A hash aggregate of two narrow columns; duplicates are usually rare, so the result is
+    small enough to broadcast to :func:`mark_duplicate_review_ids`.
     """
     keys = [*_carried(labelled), _clean(REVIEW_ID)]
     return (
         labelled.where(F.col(REJECT_REASON).isNull())
         .groupBy(*keys)
-        .agg(F.min(ROW_NUMBER).alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
+        .agg(_kept_row_number().alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
         .where(F.col("_occurrences") > 1)
         .select(*keys, FIRST_ROW)
     )
@@ -293,7 +294,7 @@ def mark_duplicate_review_ids(
     keys = [*_carried(labelled), _clean(REVIEW_ID)]
     if duplicates is None:
         scope = labelled
-        first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(Window.partitionBy(*keys))
+        first_row = _kept_row_number().over(Window.partitionBy(*keys))
     else:
         scope = labelled.join(F.broadcast(duplicates), on=keys, how="left")
         # Ids missing from the broadcast set occur once: nothing to mark.
