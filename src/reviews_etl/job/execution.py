@@ -1,6 +1,7 @@
 """The Spark mechanics the pipeline relies on: caches without column compression, counts
 observed while rows are written, Parquet writes, and which batch folders are complete.
-Orchestration (what runs when) stays in :mod:`reviews_etl.job.pipeline`."""
+Orchestration (what runs when) stays in :mod:`reviews_etl.job.pipeline` and
+:mod:`reviews_etl.job.batches`."""
 
 from __future__ import annotations
 
