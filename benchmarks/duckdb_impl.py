@@ -89,7 +89,7 @@ def header_positions(path: Path) -> tuple[list[str], dict[str, int]]:
 
 
 def source_id_for(path: Path) -> str:
-    """The same folder key as ``reviews_etl.job.pipeline.source_id_for`` for a local path."""
+    """The same folder key as ``reviews_etl.paths.source_id_for`` for a local path."""
     return hashlib.sha256(os.path.abspath(path).encode("utf-8")).hexdigest()[:16]
 
 

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reviews_etl.errors import ConfigError, describe_validation_error
+from reviews_etl.paths import s3_spelling
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -59,8 +60,9 @@ def read_source_manifest(uri: str) -> list[str]:
     """The sources a manifest names, in order. :class:`ConfigError` names the manifest and
     the problem (missing, unreadable, not ``{"sources": [...]}``)."""
     try:
-        if uri.startswith(("s3://", "s3a://")):
-            bucket, _, key = uri.split("://", 1)[1].partition("/")
+        location = s3_spelling(uri)
+        if location.startswith("s3://"):
+            bucket, _, key = location.removeprefix("s3://").partition("/")
             body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         else:
             body = Path(uri.removeprefix("file://")).read_bytes()

@@ -14,7 +14,7 @@ import pytest
 
 from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.errors import ReconciliationError
-from reviews_etl.job import pipeline as pipeline_module
+from reviews_etl.job import batches as batches_module
 from tests.support import REPO_ROOT as REPO
 from tests.support import oracle
 
@@ -112,13 +112,13 @@ def test_manifest_counts_equal_what_was_written_and_the_oracle(spark, tmp_path) 
 def test_a_transform_that_loses_a_row_fails_the_run_and_publishes_nothing(
     spark, tmp_path, write_csv, monkeypatch, broken
 ) -> None:
-    original = getattr(pipeline_module, broken)
+    original = getattr(batches_module, broken)
 
     def lose_one_row(df):  # type: ignore[no-untyped-def]
         cleaned = original(df)
         return cleaned.filter(cleaned["review_id"] != "r2")
 
-    monkeypatch.setattr(pipeline_module, broken, lose_one_row)
+    monkeypatch.setattr(batches_module, broken, lose_one_row)
     rows = "r1,p1,c1,5,2024-01-01,a\nr2,p1,c2,4,2024-01-02,b\nr2,p1,c2,4,2024-01-02,dup\n"
     source = write_csv(HEADER + rows + "r3,p1,c3,3,2024-01-03,c\n")
     out = tmp_path / "out"

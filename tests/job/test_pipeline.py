@@ -15,10 +15,12 @@ from reviews_etl import PipelineConfig, QualityGateError, run_pipeline
 from reviews_etl.cli import main
 from reviews_etl.columns import REJECT_REASONS
 from reviews_etl.errors import MissingColumnsError
+from reviews_etl.job import batches as batches_module
 from reviews_etl.job import pipeline as pipeline_module
 from reviews_etl.job import reader as reader_module
 from reviews_etl.job import record_cuts
 from reviews_etl.job.storage import HadoopFS
+from reviews_etl.paths import source_id_for
 from reviews_etl.sample import write_sample_file
 from tests.support import CLASS_REVIEWS, oracle
 
@@ -115,7 +117,7 @@ def test_differential_against_an_independent_oracle(
         # window because the duplicated ids are too many to broadcast.
         monkeypatch.setattr(reader_module, "MIN_BYTES_PER_CORE", 1)
         monkeypatch.setattr(reader_module, "PARTITION_BYTES", 16 << 10)
-        monkeypatch.setattr(pipeline_module, "DEDUPE_BROADCAST_LIMIT", 0)
+        monkeypatch.setattr(batches_module, "DEDUPE_BROADCAST_LIMIT", 0)
     source = write_sample_file(tmp_path / "gen.csv", rows=3000, seed=7, dirty_share=0.2)
     expected = oracle.clean_file(source.read_text(encoding="utf-8"))
     assert all(expected.reasons[r] > 0 for r in REJECT_REASONS)
@@ -256,7 +258,7 @@ def test_list_dirs_names_the_batch_folders(spark, tmp_path, write_csv) -> None:
     first, second = write_csv(HEADER, "a.csv"), write_csv(HEADER, "b.csv")
     run_pipeline(spark, PipelineConfig(sources=[first, second], output_root=str(out)))
     fs = HadoopFS(spark)
-    expected = sorted(f"source_id={pipeline_module.source_id_for(s)}" for s in (first, second))
+    expected = sorted(f"source_id={source_id_for(s)}" for s in (first, second))
     assert fs.list_dirs(str(out / "processed-data")) == expected
     assert fs.list_dirs(str(out / "missing")) == []
 
@@ -277,7 +279,7 @@ def test_a_crashed_run_converges_when_run_again(spark, tmp_path, write_csv, monk
         raise RuntimeError("executor lost")
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline_module, "_publish_analyses", crash)
+        patch.setattr(pipeline_module, "publish_analyses", crash)
         with pytest.raises(RuntimeError, match="executor lost"):
             run_pipeline(spark, PipelineConfig(sources=[source], output_root=str(crashed_out)))
     [failed] = [json.loads(p.read_text()) for p in (crashed_out / "_runs").glob("*.json")]

@@ -12,7 +12,8 @@ import pytest
 
 from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.errors import ReconciliationError, SourceNotFoundError
-from reviews_etl.job import pipeline as pipeline_module
+from reviews_etl.job import batches as batches_module
+from reviews_etl.job import groups as groups_module
 from reviews_etl.job.reader import HeaderMapping
 from reviews_etl.sample import write_sample_file
 from tests.support import oracle
@@ -33,13 +34,13 @@ def folder_rows(root: Path, source_id: str) -> list[dict[str, object]]:
 def passes(monkeypatch) -> list[int]:
     """How many sources each Spark pass of the pipeline read."""
     sizes: list[int] = []
-    original = pipeline_module._read_group
+    original = batches_module.read_group
 
     def recording(spark, batches, scratch):  # type: ignore[no-untyped-def]
         sizes.append(len(batches))
         return original(spark, batches, scratch)
 
-    monkeypatch.setattr(pipeline_module, "_read_group", recording)
+    monkeypatch.setattr(batches_module, "read_group", recording)
     return sizes
 
 
@@ -128,15 +129,15 @@ def test_the_same_source_twice_in_a_run_is_two_passes(spark, tmp_path, passes, w
 
 
 def test_groups_are_bounded_by_bytes_and_files(monkeypatch) -> None:
-    monkeypatch.setattr(pipeline_module, "GROUP_SOURCE_BYTES", 100)
-    monkeypatch.setattr(pipeline_module, "GROUP_MAX_SOURCES", 3)
+    monkeypatch.setattr(groups_module, "GROUP_SOURCE_BYTES", 100)
+    monkeypatch.setattr(groups_module, "GROUP_MAX_SOURCES", 3)
 
     def header(size: int) -> HeaderMapping:
         return HeaderMapping(names=("review_id",), positions={}, source_bytes=size)
 
     sources = [f"/data/f{i}.csv" for i in range(7)]
     sizes = [10, 10, 10, 10, 150, 40, 70]
-    groups = pipeline_module._groups(sources, [header(s) for s in sizes])
+    groups = groups_module.plan_groups(sources, [header(s) for s in sizes])
     assert (
         [[s for s, _ in group] for group in groups]
         == [
@@ -152,13 +153,13 @@ def test_groups_are_bounded_by_bytes_and_files(monkeypatch) -> None:
 def test_a_lost_row_in_a_group_fails_the_run_and_removes_the_group(
     spark, tmp_path, monkeypatch, write_csv
 ) -> None:
-    original = pipeline_module.quarantine_reviews
+    original = batches_module.quarantine_reviews
 
     def lose_one_row(df):  # type: ignore[no-untyped-def]
         rejected = original(df)
         return rejected.filter(rejected["review_id"] != "b2")
 
-    monkeypatch.setattr(pipeline_module, "quarantine_reviews", lose_one_row)
+    monkeypatch.setattr(batches_module, "quarantine_reviews", lose_one_row)
     a = write_csv(HEADER + "a1,p,c,5,2024-01-01,\n", "a.csv")
     b = write_csv(HEADER + "b1,p,c,5,2024-01-01,\nb2,p,c,x,2024-01-01,\n", "b.csv")
     out = tmp_path / "out"
@@ -172,13 +173,13 @@ def test_a_lost_row_in_a_group_fails_the_run_and_removes_the_group(
 def test_a_file_gone_before_the_pass_is_named(spark, tmp_path, monkeypatch, write_csv) -> None:
     a = write_csv(HEADER + "a1,p,c,5,2024-01-01,\n", "a.csv")
     b = write_csv(HEADER + "b1,p,c,5,2024-01-01,\n", "b.csv")
-    original = pipeline_module._read_group
+    original = batches_module.read_group
 
     def delete_b_first(spark, batches, scratch):  # type: ignore[no-untyped-def]
         Path(b).unlink()
         return original(spark, batches, scratch)
 
-    monkeypatch.setattr(pipeline_module, "_read_group", delete_b_first)
+    monkeypatch.setattr(batches_module, "read_group", delete_b_first)
     with pytest.raises(SourceNotFoundError) as gone:
         run_pipeline(spark, PipelineConfig(sources=[a, b], output_root=str(tmp_path / "o")))
     assert str(gone.value).startswith(b)

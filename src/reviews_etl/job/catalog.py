@@ -21,6 +21,7 @@ from reviews_etl.columns import SOURCE_ID
 from reviews_etl.config import OutputLayout
 from reviews_etl.errors import CatalogError
 from reviews_etl.logs import get_logger, log_event
+from reviews_etl.paths import PARTITION_PREFIX, OutputPaths, partition_name
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -97,8 +98,9 @@ class PartitionRegistrar:
                     )
                     change = "updated"
         except (ClientError, BotoCoreError) as exc:
+            partition = partition_name(source_id)
             raise CatalogError(
-                f"registering partition {SOURCE_ID}={source_id} of {self.database}.{table}: {exc}"
+                f"registering partition {partition} of {self.database}.{table}: {exc}"
             ) from exc
         log_event(
             logger,
@@ -122,15 +124,14 @@ def _same_descriptor(current: Any, wanted: Any) -> bool:
 def partition_folders(parent: str) -> dict[str, str]:
     """``source_id`` -> folder of each ``source_id=<id>`` folder directly under ``parent``: an
     ``s3://bucket/prefix`` (listed with boto3) or a local folder."""
-    marker = f"{SOURCE_ID}="
     parent = parent.rstrip("/")
     if not parent.startswith("s3://"):
         if not os.path.isdir(parent):
             return {}
         return {
-            entry.name.removeprefix(marker): f"{parent}/{entry.name}"
+            entry.name.removeprefix(PARTITION_PREFIX): f"{parent}/{entry.name}"
             for entry in sorted(os.scandir(parent), key=lambda e: e.name)
-            if entry.is_dir() and entry.name.startswith(marker)
+            if entry.is_dir() and entry.name.startswith(PARTITION_PREFIX)
         }
     bucket, _, prefix = parent.removeprefix("s3://").partition("/")
     prefix = f"{prefix}/" if prefix else ""
@@ -139,8 +140,8 @@ def partition_folders(parent: str) -> dict[str, str]:
     for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for common in page.get("CommonPrefixes", []):
             name = common.get("Prefix", "").removeprefix(prefix).rstrip("/")
-            if name.startswith(marker):
-                found[name.removeprefix(marker)] = f"s3://{bucket}/{prefix}{name}"
+            if name.startswith(PARTITION_PREFIX):
+                found[name.removeprefix(PARTITION_PREFIX)] = f"s3://{bucket}/{prefix}{name}"
     return found
 
 
@@ -156,13 +157,14 @@ def register_existing(
     root = output_root.rstrip("/")
     if not root.startswith("s3://"):
         root = os.path.abspath(root)
+    paths = OutputPaths.under(root, layout)
     registrar = PartitionRegistrar(database)
     changes: dict[str, Counter[str]] = {}
-    for table, folder in ((CURATED_TABLE, layout.curated), (REJECTED_TABLE, layout.rejected)):
+    for table, folder in ((CURATED_TABLE, paths.curated), (REJECTED_TABLE, paths.rejected)):
         try:
-            folders = partition_folders(f"{root}/{folder}")
+            folders = partition_folders(folder)
         except (ClientError, BotoCoreError) as exc:
-            raise CatalogError(f"listing {root}/{folder}: {exc}") from exc
+            raise CatalogError(f"listing {folder}: {exc}") from exc
         changes[table] = Counter(
             registrar.register(table, source_id, location)
             for source_id, location in folders.items()

@@ -1,6 +1,7 @@
 """The Spark mechanics the pipeline relies on: caches without column compression, counts
 observed while rows are written, Parquet writes, and which batch folders are complete.
-Orchestration (what runs when) stays in :mod:`reviews_etl.job.pipeline`."""
+Orchestration (what runs when) stays in :mod:`reviews_etl.job.pipeline` and
+:mod:`reviews_etl.job.batches`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from reviews_etl.columns import REJECT_REASON, REJECT_REASONS, SOURCE_ID
-from reviews_etl.job.storage import HadoopFS, join
+from reviews_etl.job.storage import HadoopFS
+from reviews_etl.paths import PARTITION_PREFIX, join, partition_name, partition_path
 
 SUCCESS_MARKER = "_SUCCESS"
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
@@ -50,9 +52,9 @@ def uncompressed_caching(spark: SparkSession) -> Iterator[None]:
     """Cache without Spark's in-memory column compression, for the DataFrames persisted inside.
 
     The setting is read when ``persist`` is called. Compressing the cached batches (statistics
-    and an encoding per column of every batch) cost more than parsing the CSV: at 5M rows
-    building the labelled cache took 64 s compressed and 36 s uncompressed. The bigger cache
-    spills to disk (``MEMORY_AND_DISK``) rather than fail. The session's own value is restored.
+    and an encoding per column of every batch) costs more than parsing the CSV (figures in
+    docs/performance.md). The bigger cache spills to disk (``MEMORY_AND_DISK``) rather than
+    fail. The session's own value is restored.
     """
     previous = spark.conf.get(_CACHE_COMPRESSION, None)
     spark.conf.set(_CACHE_COMPRESSION, "false")
@@ -85,14 +87,14 @@ def write_by_source(df: DataFrame, root: str, source_ids: Sequence[str], staging
     would leave the folders of sources without rows untouched.
     """
     if len(source_ids) == 1:
-        write_parquet(df.drop(SOURCE_ID), join(root, f"{SOURCE_ID}={source_ids[0]}"))
+        write_parquet(df.drop(SOURCE_ID), partition_path(root, source_ids[0]))
         return
     fs = HadoopFS(df.sparkSession)
     try:
         df.write.mode("overwrite").partitionBy(SOURCE_ID).parquet(staging)
         written = set(fs.list_dirs(staging))
         for source_id in source_ids:
-            name = f"{SOURCE_ID}={source_id}"
+            name = partition_name(source_id)
             folder = join(root, name)
             fs.delete(folder)
             if name in written:
@@ -113,6 +115,6 @@ def complete_batches(spark: SparkSession, curated_root: str) -> list[str]:
     folders = [
         join(curated_root, name)
         for name in fs.list_dirs(curated_root)
-        if name.startswith(f"{SOURCE_ID}=")
+        if name.startswith(PARTITION_PREFIX)
     ]
     return [folder for folder in folders if fs.info(join(folder, SUCCESS_MARKER)).exists]

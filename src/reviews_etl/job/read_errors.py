@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reviews_etl.errors import ReviewsEtlError, SourceNotFoundError, UnreadableSourceError
-from reviews_etl.job.storage import absolute_local
+from reviews_etl.paths import absolute_local
 
 # Limits of Spark's CSV parser, explicit (reviews_etl.job.reader passes them on). A longer field
 # or a record with more fields fails the read, which :func:`source_read_errors` turns into an

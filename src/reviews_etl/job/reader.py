@@ -37,8 +37,9 @@ from reviews_etl.errors import (
     UnreadableSourceError,
 )
 from reviews_etl.job.read_errors import GONE, MAX_FIELD_CHARS, MAX_FIELDS, source_read_errors
-from reviews_etl.job.storage import HadoopFS, absolute_local, is_local, literal_read_options
+from reviews_etl.job.storage import HadoopFS, literal_read_options
 from reviews_etl.logs import get_logger, log_event
+from reviews_etl.paths import absolute_local, is_local
 
 if TYPE_CHECKING:
     from reviews_etl.job.record_cuts import Pieces

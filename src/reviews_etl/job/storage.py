@@ -3,41 +3,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-_S3_ALIASES = {"s3a": "s3", "s3n": "s3"}
-
-
-def normalise_path(path: str) -> str:
-    """A stable identity for a source or output path.
-
-    Local paths (plain or ``file:``) become absolute, so ``./a.csv`` and its absolute
-    spelling are the same object; ``s3a://``/``s3n://`` are spelled ``s3://``.
-    """
-    if path.lower().startswith("file:") and not path.lower().startswith("file://"):
-        return os.path.abspath(path[len("file:") :])
-    scheme, sep, rest = path.partition("://")
-    if sep:
-        scheme = _S3_ALIASES.get(scheme.lower(), scheme.lower())
-        if scheme == "file":
-            return os.path.abspath(rest)
-        return f"{scheme}://{rest}"
-    return os.path.abspath(path)
-
-
-def absolute_local(path: str) -> str:
-    """Scheme-less paths made absolute in Python's working directory, which a notebook may
-    have changed after the JVM (which resolves relative paths in its own) started."""
-    return path if "://" in path or path.lower().startswith("file:") else os.path.abspath(path)
-
-
-def is_local(path: str) -> bool:
-    """Whether ``path`` names a local file (no scheme, or ``file:``)."""
-    return "://" not in path or path.lower().startswith("file:")
+from reviews_etl.paths import absolute_local, is_local, normalise_path
 
 
 def _file_system_key(location: str) -> str:
@@ -46,10 +17,6 @@ def _file_system_key(location: str) -> str:
         return "file"
     scheme, _, rest = location.partition("://")
     return f"{scheme.lower()}://{rest.split('/', 1)[0]}"
-
-
-def join(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
 @dataclass(frozen=True)
@@ -145,7 +112,7 @@ class HadoopFS:
         """Up to ``max_bytes`` from the start of a file (enough for its header row); with
         ``decompress``, of its text as Spark's reader decompresses it (by extension)."""
         if is_local(path) and not decompress:
-            # Bytes cross py4j slowly (1 MiB took 0.1 s): 200 files of a burst cost 20 s.
+            # Bytes cross py4j slowly: a burst reads hundreds of headers (docs/performance.md).
             with open(normalise_path(path), "rb") as stream:
                 return stream.read(max_bytes)
         fs, jpath = self._resolve(path, raw=True)

@@ -121,33 +121,58 @@ def validate_reviews(df: DataFrame) -> DataFrame:
     ``clean_*`` columns and ``reject_reason``. Feed it to :func:`clean_reviews` and
     :func:`quarantine_reviews`, or use those directly on raw data.
     """
-    return df.transform(label_first_failing_rule).transform(mark_duplicate_review_ids)
+    return validate_in_stages(df)
 
 
-def label_first_failing_rule(df: DataFrame) -> DataFrame:
-    """Rules 1-8 of :func:`validate_reviews` (everything but the duplicate check)."""
-    return df.transform(rule_labels).transform(add_normalised_text)
+def _as_is(df: DataFrame) -> DataFrame:
+    return df
 
 
-def rule_labels(df: DataFrame) -> DataFrame:
-    """Rules 1-8 without the normalised text: the raw columns, ``raw_record``,
-    ``_row_number``, ``clean_rating``, ``clean_review_date`` and ``reject_reason``.
+def validate_in_stages(
+    df: DataFrame, *, keep: Transform = _as_is, broadcast: Callable[[DataFrame], bool] | None = None
+) -> DataFrame:
+    """:func:`validate_reviews` with a say in how its stages are computed: the one chain of
+    rules 1-9, for the public transform and the pipeline alike.
 
-    The compact form of :func:`label_first_failing_rule` (whose text columns
-    :func:`add_normalised_text` derives cheaply from the raw ones), for caching: the
-    normalised copies of the ids and the review text would double the strings held.
+    ``keep`` receives each stage a caller may reuse (to cache it) and returns what the next
+    stage reads: rules 1-8 in their compact form (:func:`rule_labels`), the duplicated ids,
+    and rule 9's result when it runs as a window. With ``broadcast``, rule 9 joins the ids
+    :func:`duplicate_review_ids` finds instead when ``broadcast(duplicates)`` is true. The
+    defaults keep nothing and use the window: :func:`validate_reviews`.
     """
+    labelled = label_first_failing_rule(df, keep=keep)
+    if broadcast is not None:
+        duplicates = keep(duplicate_review_ids(labelled))
+        if broadcast(duplicates):
+            return mark_duplicate_review_ids(labelled, duplicates)
+    return keep(mark_duplicate_review_ids(labelled))
+
+
+def label_first_failing_rule(df: DataFrame, *, keep: Transform = _as_is) -> DataFrame:
+    """Rules 1-8 of :func:`validate_reviews` (everything but the duplicate check); ``keep``
+    receives their compact form, :func:`rule_labels`."""
+    return keep(df.transform(rule_labels)).transform(add_normalised_text)
+
+
+def _with_optional_columns(df: DataFrame) -> DataFrame:
+    """The columns :func:`validate_reviews` may go without: a null ``review_text`` and
+    ``_corrupt_record``, and a ``_row_number`` in the DataFrame's own order."""
     if REVIEW_TEXT not in df.columns:
         df = df.withColumn(REVIEW_TEXT, F.lit(None).cast("string"))
     if CORRUPT_RECORD not in df.columns:
         df = df.withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
     if ROW_NUMBER not in df.columns:
         df = df.withColumn(ROW_NUMBER, F.monotonically_increasing_id())
+    return df
 
+
+def _parsed_fields(df: DataFrame) -> DataFrame:
+    """``df`` plus each raw field trimmed, the rating as a number and the review date as a
+    date (null when not one), in the working columns the rules read."""
     # Staged projections, so each field is trimmed and parsed once per row: Spark does not
     # share sub-expressions across CASE WHEN branches, and inlining these into the rules
-    # below ran the same functions dozens of times per row (2x slower end to end at 1M rows).
-    # Catalyst keeps the stages apart because merging them would duplicate the work.
+    # would run the same functions dozens of times per row. Catalyst keeps the stages
+    # apart because merging them would duplicate the work.
     trimmed = df.select(
         *RAW_COLUMNS,
         CORRUPT_RECORD,
@@ -169,31 +194,47 @@ def rule_labels(df: DataFrame) -> DataFrame:
         F.when(shaped, F.substring(date_text, 6, 2)).cast("int").alias(_MONTH),
         F.when(shaped, F.substring(date_text, 9, 2)).cast("int").alias(_DAY),
     )
-    dated = parsed.select(
+    return parsed.select(
         "*", _real_date(F.col(_YEAR), F.col(_MONTH), F.col(_DAY)).alias(_DATE_VALUE)
     )
 
+
+def _first_failing_rule() -> Column:
+    """Rules 1-8, in order, over the columns of :func:`_parsed_fields`: the reason of the
+    first rule a row fails, or null."""
     rules: list[tuple[Column, str]] = [
         (F.col(CORRUPT_RECORD).isNotNull(), RejectReason.MALFORMED_ROW),
         (_blank(_trimmed(REVIEW_ID)), RejectReason.MISSING_REVIEW_ID),
         (_blank(_trimmed(PRODUCT_ID)), RejectReason.MISSING_PRODUCT_ID),
         (_blank(_trimmed(CUSTOMER_ID)), RejectReason.MISSING_CUSTOMER_ID),
-        (_blank(rating_text), RejectReason.MISSING_RATING),
+        (_blank(_trimmed(RATING)), RejectReason.MISSING_RATING),
         (F.col(_RATING_VALUE).isNull(), RejectReason.INVALID_RATING),
-        (_blank(date_text), RejectReason.MISSING_REVIEW_DATE),
+        (_blank(_trimmed(REVIEW_DATE)), RejectReason.MISSING_REVIEW_DATE),
         (F.col(_DATE_VALUE).isNull(), RejectReason.INVALID_REVIEW_DATE),
     ]
     first_failure = F.when(rules[0][0], F.lit(rules[0][1]))
     for failed, reason in rules[1:]:
         first_failure = first_failure.when(failed, F.lit(reason))
-    return dated.select(
+    return first_failure
+
+
+def rule_labels(df: DataFrame) -> DataFrame:
+    """Rules 1-8 without the normalised text: the raw columns, ``raw_record``,
+    ``_row_number``, ``clean_rating``, ``clean_review_date`` and ``reject_reason``.
+
+    The compact form of :func:`label_first_failing_rule` (whose text columns
+    :func:`add_normalised_text` derives cheaply from the raw ones), for caching: the
+    normalised copies of the ids and the review text would double the strings held.
+    """
+    parsed = df.transform(_with_optional_columns).transform(_parsed_fields)
+    return parsed.select(
         *RAW_COLUMNS,
         F.col(CORRUPT_RECORD).alias(RAW_RECORD),
         ROW_NUMBER,
         *_carried(df),
         F.col(_RATING_VALUE).alias(_clean(RATING)),
         F.col(_DATE_VALUE).alias(_clean(REVIEW_DATE)),
-        first_failure.alias(REJECT_REASON),
+        _first_failing_rule().alias(REJECT_REASON),
     )
 
 
@@ -217,19 +258,23 @@ def add_normalised_text(df: DataFrame) -> DataFrame:
     )
 
 
+def _kept_row_number() -> Column:
+    """Rule 9's choice among rows that pass rules 1-8 and share a review id: the row number
+    of the first in file order, aggregated over a window or a group of such rows."""
+    return F.min(F.when(F.col(REJECT_REASON).isNull(), F.col(ROW_NUMBER)))
+
+
 def duplicate_review_ids(labelled: DataFrame) -> DataFrame:
     """The ``clean_review_id`` values held by more than one row passing rules 1-8, each with
-    the ``_first_row`` (row number) of its first occurrence.
-
-    Input: the output of :func:`label_first_failing_rule`. A hash aggregate of two narrow
-    columns; duplicates are usually rare, so the result is small enough to broadcast to
-    :func:`mark_duplicate_review_ids`.
+    the ``_first_row`` that rule 9 keeps. Input: the output of :func:`label_first_failing_rule`.
+    A hash aggregate of two narrow columns; duplicates are usually rare, so the result is
+    small enough to broadcast to :func:`mark_duplicate_review_ids`.
     """
     keys = [*_carried(labelled), _clean(REVIEW_ID)]
     return (
         labelled.where(F.col(REJECT_REASON).isNull())
         .groupBy(*keys)
-        .agg(F.min(ROW_NUMBER).alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
+        .agg(_kept_row_number().alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
         .where(F.col("_occurrences") > 1)
         .select(*keys, FIRST_ROW)
     )
@@ -249,7 +294,7 @@ def mark_duplicate_review_ids(
     keys = [*_carried(labelled), _clean(REVIEW_ID)]
     if duplicates is None:
         scope = labelled
-        first_row = F.min(F.when(passes, F.col(ROW_NUMBER))).over(Window.partitionBy(*keys))
+        first_row = _kept_row_number().over(Window.partitionBy(*keys))
     else:
         scope = labelled.join(F.broadcast(duplicates), on=keys, how="left")
         # Ids missing from the broadcast set occur once: nothing to mark.

@@ -21,6 +21,7 @@ from reviews_etl import columns as C
 from reviews_etl.config import OutputLayout
 from reviews_etl.errors import first_line
 from reviews_etl.manifest import RunResult
+from reviews_etl.paths import OutputPaths, s3_spelling
 
 TOP_PRODUCTS = 5  # products with their own line in "reviews over time"
 MAX_RUNS = 50  # newest runs shown in the run history
@@ -66,10 +67,7 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """The pyarrow file system and path of a local path, ``file://`` or ``s3://`` URI."""
     if "://" not in uri:
         return pafs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file:"))
-    scheme, _, rest = uri.partition("://")
-    if scheme.lower() in {"s3a", "s3n"}:
-        uri = f"s3://{rest}"
-    fs, path = pafs.FileSystem.from_uri(uri)
+    fs, path = pafs.FileSystem.from_uri(s3_spelling(uri))
     return fs, path.rstrip("/")
 
 
@@ -203,13 +201,13 @@ def _max(table: pa.Table | None, name: str) -> Any:
 def load_report_data(output_root: str, layout: OutputLayout | None = None) -> ReportData:
     layout = layout or OutputLayout()
     fs, root = filesystem(output_root)
-    analyses = f"{root}/{layout.analyses}"
+    outputs = OutputPaths.under(root, layout)
     paths = {
-        "daily_review_counts": f"{analyses}/{layout.daily_review_counts}",
-        "top_customers": f"{analyses}/{layout.top_customers}",
-        "rating_distribution": f"{analyses}/{layout.rating_distribution}",
-        "curated": f"{root}/{layout.curated}",
-        "rejected": f"{root}/{layout.rejected}",
+        "daily_review_counts": outputs.daily_review_counts,
+        "top_customers": outputs.top_customers,
+        "rating_distribution": outputs.rating_distribution,
+        "curated": outputs.curated,
+        "rejected": outputs.rejected,
     }
     found = {name: _dataset(fs, path) for name, path in paths.items()}
     daily = _read(found["daily_review_counts"], [C.REVIEW_DATE, C.PRODUCT_ID, C.REVIEW_COUNT])
@@ -218,7 +216,7 @@ def load_report_data(output_root: str, layout: OutputLayout | None = None) -> Re
     ingests = _read(found["curated"], [C.INGESTED_AT])
     rejects = _read(found["rejected"], [C.SOURCE_FILE, C.REJECT_REASON])
     daily_totals, product_months = _daily(daily) if daily is not None else ([], [])
-    runs = _runs(fs, f"{root}/{layout.runs}")
+    runs = _runs(fs, outputs.runs)
     return ReportData(
         output_root=output_root,
         generated_at=dt.datetime.now(dt.UTC),
