@@ -29,13 +29,9 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
+from reviews_etl.job.headers import HEADER_READ_LIMIT, inspect_source
 from reviews_etl.job.pipeline import run_pipeline, source_id_for
-from reviews_etl.job.read_errors import source_read_errors
-from reviews_etl.job.reader import (
-    HEADER_READ_LIMIT,
-    MAX_FIELDS,
-    inspect_source,
-)
+from reviews_etl.job.read_errors import MAX_FIELDS, source_read_errors
 from reviews_etl.job.storage import literal_read_options, normalise_path
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
