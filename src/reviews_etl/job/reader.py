@@ -105,7 +105,7 @@ def _parsed_as_one_stream(
         mapping.compression is not None
         # Split, a short record would pass as whole if a query pruned the CSV columns.
         or str(spark.conf.get(_CSV_PRUNING, "true")).lower() != "false"
-        or _records_span_lines(spark, source, location, mapping, options)
+        or _records_span_lines(spark, source, location, ",".join(mapping.names), options)
     )
 
 
@@ -168,20 +168,15 @@ def _read_pieces(
 
 
 def _records_span_lines(
-    spark: SparkSession,
-    source: str,
-    location: str,
-    mapping: HeaderMapping,
-    options: dict[str, str],
+    spark: SparkSession, source: str, location: str, header: str, options: dict[str, str]
 ) -> bool:
     """Whether a record may go on past a line end: a line with an odd number of quotes (a
-    quoted field with a line break, or an unbalanced quote) or a second copy of the header
+    quoted field with a line break, or an unbalanced quote) or a second copy of the ``header``
     line (which Spark's split reader would drop as a header). Stops at the first such line.
 
     A local file is scanned in this process, a chunk at a time, so a line of any length
     costs no JVM memory; a remote one by one parallel Spark pass over its lines.
     """
-    header = ",".join(mapping.names)
     if is_local(location):
         try:
             return _local_records_span_lines(location.removeprefix("file:"), header.encode())
