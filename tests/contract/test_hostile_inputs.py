@@ -28,13 +28,9 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
+from reviews_etl.job.headers import HEADER_READ_LIMIT, inspect_source
 from reviews_etl.job.pipeline import run_pipeline
-from reviews_etl.job.read_errors import source_read_errors
-from reviews_etl.job.reader import (
-    HEADER_READ_LIMIT,
-    MAX_FIELDS,
-    inspect_source,
-)
+from reviews_etl.job.read_errors import MAX_FIELDS, source_read_errors
 from reviews_etl.job.storage import literal_read_options
 from reviews_etl.paths import normalise_path, source_id_for
 from tests.support import REPO_ROOT as REPO

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reviews_etl import PipelineConfig, run_pipeline
-from reviews_etl.job import reader
+from reviews_etl.job import pieces
 from tests.support import oracle
 
 settings.register_profile(
@@ -128,7 +128,7 @@ _R1_5 = ["r1", "p1", "c1", "5", "2024-01-01", "first"]
 _R1_2 = ["r1", "p2", "c2", "2", "2024-01-02", "second"]
 
 
-_FULL = reader.PARTITION_BYTES
+_FULL = pieces.PARTITION_BYTES
 # Quoted line breaks in pieces of about 64 bytes: ids repeat across pieces, in two batches.
 _SPANNING = [[f"r{i % 4}", "p1", "c1", "5", "2024-01-01", f"two\nlines {i}"] for i in range(9)]
 
@@ -161,7 +161,7 @@ def test_the_pipeline_agrees_with_the_oracle(
     spark = spark_context_session.newSession()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        mock.patch.object(reader, "PARTITION_BYTES", partition_bytes),
+        mock.patch.object(pieces, "PARTITION_BYTES", partition_bytes),
     ):
         root = Path(tmp)
         sources = []

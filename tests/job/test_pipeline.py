@@ -16,8 +16,8 @@ from reviews_etl.cli import main
 from reviews_etl.columns import REJECT_REASONS
 from reviews_etl.errors import MissingColumnsError
 from reviews_etl.job import batches as batches_module
+from reviews_etl.job import pieces as pieces_module
 from reviews_etl.job import pipeline as pipeline_module
-from reviews_etl.job import reader as reader_module
 from reviews_etl.job import record_cuts
 from reviews_etl.job.storage import HadoopFS
 from reviews_etl.paths import source_id_for
@@ -115,8 +115,8 @@ def test_differential_against_an_independent_oracle(
     if large_file_paths:
         # The paths a large file takes: records spread over the cores, and rule 9 by the
         # window because the duplicated ids are too many to broadcast.
-        monkeypatch.setattr(reader_module, "MIN_BYTES_PER_CORE", 1)
-        monkeypatch.setattr(reader_module, "PARTITION_BYTES", 16 << 10)
+        monkeypatch.setattr(pieces_module, "MIN_BYTES_PER_CORE", 1)
+        monkeypatch.setattr(pieces_module, "PARTITION_BYTES", 16 << 10)
         monkeypatch.setattr(batches_module, "DEDUPE_BROADCAST_LIMIT", 0)
     source = write_sample_file(tmp_path / "gen.csv", rows=3000, seed=7, dirty_share=0.2)
     expected = oracle.clean_file(source.read_text(encoding="utf-8"))
@@ -393,7 +393,7 @@ def test_a_large_file_with_quoted_line_breaks_is_read_in_pieces_removed_after_th
         return written[-1]
 
     monkeypatch.setattr(record_cuts, "write_pieces", spy)
-    monkeypatch.setattr(reader_module, "PARTITION_BYTES", 512)  # pieces of about 512 bytes
+    monkeypatch.setattr(pieces_module, "PARTITION_BYTES", 512)  # pieces of about 512 bytes
     header = "review_id,product_id,customer_id,rating,review_date,review_text\n"
     body = "".join(
         f'r{i % 50},p{i % 3},c{i % 4},{1 + i % 5},2024-01-{1 + i % 9:02d},"first\nsecond {i}"\n'

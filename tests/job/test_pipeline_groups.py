@@ -14,7 +14,7 @@ from reviews_etl import PipelineConfig, run_pipeline
 from reviews_etl.errors import ReconciliationError, SourceNotFoundError
 from reviews_etl.job import batches as batches_module
 from reviews_etl.job import groups as groups_module
-from reviews_etl.job.reader import HeaderMapping
+from reviews_etl.job.headers import HeaderMapping
 from reviews_etl.sample import write_sample_file
 from tests.support import oracle
 

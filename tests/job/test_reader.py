@@ -18,7 +18,8 @@ from reviews_etl.errors import (
     SourceNotFoundError,
     UnreadableSourceError,
 )
-from reviews_etl.job.reader import decode_head, inspect_source, parse_header, partitions_for
+from reviews_etl.job.headers import decode_head, inspect_source, parse_header
+from reviews_etl.job.pieces import partitions_for
 from reviews_etl.job.session import apply_pipeline_settings
 
 HEADER = "review_id,product_id,customer_id,rating,review_date,review_text\n"
@@ -307,7 +308,7 @@ def test_a_file_that_cannot_be_copied_for_pieces_is_parsed_as_one_stream(
     text, ids = _multi_line_rows(60)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with caplog.at_level("WARNING", logger="reviews_etl.job.reader"):
+    with caplog.at_level("WARNING", logger="reviews_etl.job.pieces"):
         raw = read_reviews_csv(spark, write_csv(text), partitions=3, scratch=blocker / "scratch")
     assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
     (line,) = [r.getMessage() for r in caplog.records if "source_not_cut" in r.getMessage()]
@@ -325,7 +326,7 @@ def test_without_numpy_a_file_is_parsed_as_one_stream(
     # pyspark 4.1, which imports it while collecting rows).
     monkeypatch.setitem(sys.modules, "reviews_etl.job.record_cuts", None)
     text, ids = _multi_line_rows(60)
-    with caplog.at_level("WARNING", logger="reviews_etl.job.reader"):
+    with caplog.at_level("WARNING", logger="reviews_etl.job.pieces"):
         raw = read_reviews_csv(spark, write_csv(text), partitions=3, scratch=tmp_path / "s")
     assert [r.review_id for r in raw.orderBy("_row_number").collect()] == ids
     assert not (tmp_path / "s").exists()

@@ -15,9 +15,9 @@ from reviews_etl.columns import BATCH, SOURCE_ID
 from reviews_etl.job.context import RunContext, logger
 from reviews_etl.job.execution import Counted, cache, write_by_source
 from reviews_etl.job.groups import Batch, Member, batches_of, read_group, source_bytes
+from reviews_etl.job.pieces import partitions_for, scratch_folder
 from reviews_etl.job.publish import register_partitions
 from reviews_etl.job.read_errors import source_read_errors
-from reviews_etl.job.reader import partitions_for, scratch_folder
 from reviews_etl.job.reconcile import BatchCounts, batch_counts, reconcile
 from reviews_etl.job.transforms import (
     Transform,

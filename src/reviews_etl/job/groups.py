@@ -10,7 +10,9 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from reviews_etl.job.context import RunContext
-from reviews_etl.job.reader import HeaderMapping, partitions_for, read_reviews_csv
+from reviews_etl.job.headers import HeaderMapping
+from reviews_etl.job.pieces import partitions_for
+from reviews_etl.job.reader import read_reviews_csv
 from reviews_etl.job.transforms import BatchLineage
 from reviews_etl.paths import normalise_path, source_id_for
 

@@ -11,8 +11,8 @@ from reviews_etl.errors import QualityGateError
 from reviews_etl.job.batches import process_group
 from reviews_etl.job.context import RunContext, logger, start_run
 from reviews_etl.job.groups import plan_groups
+from reviews_etl.job.headers import inspect_source
 from reviews_etl.job.publish import publish_analyses, write_manifest
-from reviews_etl.job.reader import inspect_source
 from reviews_etl.job.session import apply_pipeline_settings
 from reviews_etl.logs import log_event
 from reviews_etl.manifest import BatchResult, RunResult

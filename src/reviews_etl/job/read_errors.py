@@ -12,9 +12,9 @@ from reviews_etl.paths import absolute_local
 
 # Limits of Spark's CSV parser, explicit (reviews_etl.job.reader passes them on). A longer field
 # or a record with more fields fails the read, which :func:`source_read_errors` turns into an
-# UnreadableSourceError; without the field limit a 100 MB field ran a 1 GiB driver out of
-# memory. 20480 fields is Spark's own default: a higher one is allocated up front for every
-# file read (64 MiB at 16M fields).
+# UnreadableSourceError; without the field limit one huge field runs the driver out of memory
+# (docs/data-contract.md). 20480 fields is Spark's own default: a higher limit is allocated up
+# front for every file read.
 MAX_FIELD_CHARS = 1 << 24
 MAX_FIELDS = 20480
 GONE = "no longer exists: deleted or replaced after the run started"
