@@ -41,8 +41,8 @@ def literal_read_options(path: str) -> dict[str, str]:
     - No globbing: Spark expands ``[ ] { } * ? \\`` in a path by listing its folder (and a
       sibling whose name holds a ``:`` then breaks the listing with a URISyntaxException).
       ``__globPaths__`` is the switch Spark's own file streams use; it is read by
-      ``DataSource`` in Spark 3.1 to 4.1 (tests/test_hostile_inputs.py fails if it stops
-      working).
+      ``DataSource`` in Spark 3.1 to 4.1 (tests/contract/test_hostile_inputs.py fails if it
+      stops working).
     - Local files without the checksum layer: Hadoop's ``LocalFileSystem`` opens
       ``.<name>.crc`` beside a file, a path that cannot be built when the name holds a ``:``.
       The raw file system reads the same bytes; a source CSV has no ``.crc`` file anyway.

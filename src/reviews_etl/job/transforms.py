@@ -1,4 +1,4 @@
-"""Pure DataFrame transforms: cleaning with quarantine, lineage, and the three analyses.
+"""Pure DataFrame transforms: rules 1-9, cleaning, quarantine, lineage (analyses: :mod:`.analyses`).
 
 Every function takes and returns a DataFrame (or returns such a function), so they chain with
 ``df.transform(...)`` and work on any DataFrame with the documented columns. No Python UDFs;
